@@ -1,0 +1,59 @@
+// Reverse-mode differentiation over a (lowered) ONNX node list: walks the nodes backwards from the
+// seed gradients, applies each op's backward rule and sums gradients where a value fans out.
+import { UnsupportedOpError } from '../errors.js';
+import type { GraphBuilder, Node, TensorData } from './graph.js';
+import { differentiableInputs, type GradContext, GRAD_RULES } from './grad-rules.js';
+import type { Shape } from './shapes.js';
+
+export interface DifferentiateOptions {
+  builder: GraphBuilder;
+  nodes: Node[];
+  shapes: ReadonlyMap<string, Shape>;
+  constants: ReadonlyMap<string, TensorData>;
+  /** value name -> name of its gradient (the loss's gradient with respect to it). */
+  seeds: ReadonlyMap<string, string>;
+  /** the values whose gradients are wanted (parameters). */
+  wrt: readonly string[];
+}
+
+/** Emits the backward nodes into the builder; returns param -> gradient name (absent if it does not reach the loss). */
+export function differentiate(opts: DifferentiateOptions): Map<string, string> {
+  const { builder: b, nodes, shapes, constants, seeds, wrt } = opts;
+  const requires = new Set<string>(wrt);
+  for (const node of nodes) {
+    if (differentiableInputs(node).some((i) => requires.has(node.inputs[i]))) node.outputs.forEach((o) => requires.add(o));
+  }
+  const grads = new Map<string, string>(seeds);
+  const ctx: GradContext = {
+    b,
+    constants,
+    shape(name) {
+      const s = shapes.get(name);
+      if (!s) throw new UnsupportedOpError(`no static shape is known for value '${name}'`, { value: name });
+      return s;
+    },
+  };
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const node = nodes[k];
+    const dOut = node.outputs.map((o) => grads.get(o));
+    if (dOut.every((g) => g === undefined)) continue;
+    const diff = differentiableInputs(node);
+    const needs = node.inputs.map((name, i) => name !== '' && diff.includes(i) && requires.has(name));
+    if (!needs.some(Boolean)) continue;
+    const rule = GRAD_RULES[node.op];
+    if (!rule) throw new UnsupportedOpError(`node '${node.name}' (${node.op}) has no backward rule`, { node: node.name, op: node.op });
+    const dIn = rule(ctx, node, dOut, needs);
+    node.inputs.forEach((name, i) => {
+      const g = dIn[i];
+      if (!needs[i] || g === undefined) return;
+      const prev = grads.get(name);
+      grads.set(name, prev === undefined ? g : b.op('Add', [prev, g], {}, 'gacc'));
+    });
+  }
+  const out = new Map<string, string>();
+  for (const p of wrt) {
+    const g = grads.get(p);
+    if (g !== undefined) out.set(p, g);
+  }
+  return out;
+}
