@@ -18,6 +18,8 @@ export interface BufferUpdate {
   input: string;
   /** The training graph value holding its updated value. */
   output: string;
+  /** The value holding this batch's statistic, one per channel (mean, or unbiased variance). */
+  batch: string;
 }
 
 export interface LoweredGraph {
@@ -61,10 +63,12 @@ function lowerBatchNorm(b: GraphBuilder, node: Node, shapes: Map<string, Shape>,
   const flat = b.ints([channels], 'bn_flat');
   const count = b.op('Div', [b.op('Cast', [b.op('Size', [x])], { to: attr.int(1) }), b.scalar(channels)], {}, 'bn_count');
   const unbiased = b.op('Div', [count, b.op('Sub', [count, b.scalar(1)])]);
-  const blend = (running: string, batch: string) =>
-    b.op('Add', [b.op('Mul', [running, b.scalar(momentum)]), b.op('Mul', [b.op('Reshape', [batch, flat]), b.scalar(1 - momentum)])], {}, 'bn_running');
-  bufferUpdates.push({ input: mean, output: blend(mean, batchMean) });
-  bufferUpdates.push({ input: variance, output: blend(variance, b.op('Mul', [batchVar, unbiased])) });
+  const blend = (running: string, batch: string) => {
+    const flatBatch = b.op('Reshape', [batch, flat], {}, 'bn_batch_stat');
+    return { input: running, batch: flatBatch, output: b.op('Add', [b.op('Mul', [running, b.scalar(momentum)]), b.op('Mul', [flatBatch, b.scalar(1 - momentum)])], {}, 'bn_running') };
+  };
+  bufferUpdates.push(blend(mean, batchMean));
+  bufferUpdates.push(blend(variance, b.op('Mul', [batchVar, unbiased])));
 }
 
 function lowerGemm(b: GraphBuilder, node: Node): void {

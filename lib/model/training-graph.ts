@@ -152,6 +152,38 @@ export function buildTrainingGraph(model: Model, options: TrainingGraphOptions):
   };
 }
 
+export interface StatisticsGraph {
+  model: Model;
+  dataInput: string;
+  /** running-statistic initializer -> output holding this batch's value of it */
+  batchOutputs: Map<string, string>;
+}
+
+/**
+ * A forward-only graph in training mode that outputs each BatchNormalization's batch statistics:
+ * the trainer averages them over many batches at the end of training ("precise BN"), so the
+ * exported model's running statistics match its final weights rather than a lagging average.
+ * Returns undefined when the model has no BatchNormalization.
+ */
+export function buildStatisticsGraph(model: Model): StatisticsGraph | undefined {
+  const g = model.graph;
+  const lowered = lowerForTraining(g, [...g.initializers.keys(), ...g.inputs.map((i) => i.name)]);
+  if (lowered.bufferUpdates.length === 0) return undefined;
+  const b = lowered.builder;
+  const batchOutputs = new Map<string, string>();
+  for (const u of lowered.bufferUpdates) {
+    batchOutputs.set(u.input, `${u.input}.batch`);
+    b.opNamed('Identity', [u.batch], [`${u.input}.batch`]);
+  }
+  const outputs: ValueInfo[] = [...batchOutputs].map(([input, out]) => ({ name: out, dtype: 'float32', shape: g.initializers.get(input)!.dims }));
+  const initializers = new Map<string, TensorData>([...g.initializers, ...b.initializers]);
+  return {
+    model: { graph: { name: `${g.name}_statistics`, nodes: b.nodes, inputs: g.inputs, outputs, initializers }, opset: Math.max(model.opset, 18), producer: 'fedrad', metadata: {} },
+    dataInput: g.inputs[0].name,
+    batchOutputs,
+  };
+}
+
 /** Zero tensors for every optimizer state input (a fresh optimizer). */
 export function initialOptimizerState(tg: TrainingGraph, weights: ReadonlyMap<string, TensorData>): Map<string, TensorData> {
   return new Map(tg.optimizerState.map((s) => [s.input, floatTensor(weights.get(s.param)!.dims)]));

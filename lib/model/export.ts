@@ -1,0 +1,17 @@
+// Export: the global model ONNX with trained weights and running statistics as initializers,
+// loadable by any ONNX runtime. The graph is the inference graph, untouched.
+import type { Model, TensorData } from './graph.js';
+import { encodeModel, replaceInitializers, sha256 } from './onnx-io.js';
+
+export interface ExportedModel {
+  model: Model;
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+export function exportModel(model: Model, weights: ReadonlyMap<string, TensorData>, metadata: Record<string, string> = {}): ExportedModel {
+  const updated = replaceInitializers(model, weights);
+  const out: Model = { ...updated, metadata: { ...model.metadata, ...metadata } };
+  const bytes = encodeModel(out);
+  return { model: out, bytes, sha256: sha256(bytes) };
+}

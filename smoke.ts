@@ -1,0 +1,16 @@
+import { buildZooModel } from './lib/model/zoo/index.js';
+import { trainModel } from './lib/model/trainer.js';
+import { makeLesionDataset } from './lib/data/synthetic-arrays.js';
+import { TrainingSpecSchema } from './lib/schemas/training-spec.js';
+const size = Number(process.argv[2] ?? 32);
+const which = process.argv[3] ?? 'cnn-classifier';
+const n = Number(process.argv[4] ?? 1000);
+const epochs = Number(process.argv[5] ?? 3);
+const m = buildZooModel(which, { seed: 1, inputSize: size, width: 8 });
+const seg = which !== 'cnn-classifier';
+const train = makeLesionDataset({ count: n, size, seed: 1, prevalence: seg ? 0.8 : 0.5 });
+const val = makeLesionDataset({ count: 300, size, seed: 2, prevalence: seg ? 0.8 : 0.5 });
+const spec = TrainingSpecSchema.parse({ loss: seg ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: Number(process.env.LR ?? 3e-3) }, epochs, batchSize: 32 });
+const t0 = performance.now();
+const r = await trainModel({ model: m, spec, train, validation: val, log: console.log });
+console.log('seconds', (performance.now()-t0)/1000, 'first', r.lossCurve.slice(0,3), 'last', r.lossCurve.slice(-3));
