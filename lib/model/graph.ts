@@ -20,8 +20,9 @@ export type AttrValue =
 export const attr = {
   int: (value: number): AttrValue => ({ kind: 'int', value }),
   ints: (value: number[]): AttrValue => ({ kind: 'ints', value }),
-  float: (value: number): AttrValue => ({ kind: 'float', value }),
-  floats: (value: number[]): AttrValue => ({ kind: 'floats', value }),
+  // ONNX stores float attributes as float32: round here so a model equals itself after a round trip.
+  float: (value: number): AttrValue => ({ kind: 'float', value: Math.fround(value) }),
+  floats: (value: number[]): AttrValue => ({ kind: 'floats', value: value.map(Math.fround) }),
   string: (value: string): AttrValue => ({ kind: 'string', value }),
   tensor: (value: TensorData): AttrValue => ({ kind: 'tensor', value }),
 };

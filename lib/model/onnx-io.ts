@@ -168,15 +168,35 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** parameter: trained weights; running-statistic: BatchNormalization mean/var; constant: shapes, scales, axes. */
+export type InitializerRole = 'parameter' | 'running-statistic' | 'constant';
+
 export interface InitializerInfo {
   name: string;
   dtype: TensorData['dtype'];
   dims: number[];
   size: number;
+  role: InitializerRole;
+}
+
+const CONSTANT_INPUTS: Record<string, number[]> = { Resize: [1, 2, 3], Reshape: [1], ReduceMean: [1], ReduceSum: [1], Split: [1], Slice: [1, 2, 3, 4] };
+
+export function initializerRoles(model: Model): Map<string, InitializerRole> {
+  const roles = new Map<string, InitializerRole>();
+  for (const [name, t] of model.graph.initializers) roles.set(name, t.dtype === 'float32' ? 'parameter' : 'constant');
+  for (const node of model.graph.nodes) {
+    node.inputs.forEach((input, i) => {
+      if (!roles.has(input)) return;
+      if (node.op === 'BatchNormalization' && i >= 3) roles.set(input, 'running-statistic');
+      else if (CONSTANT_INPUTS[node.op]?.includes(i)) roles.set(input, 'constant');
+    });
+  }
+  return roles;
 }
 
 export function listInitializers(model: Model): InitializerInfo[] {
-  return [...model.graph.initializers].map(([name, t]) => ({ name, dtype: t.dtype, dims: [...t.dims], size: numel(t.dims) }));
+  const roles = initializerRoles(model);
+  return [...model.graph.initializers].map(([name, t]) => ({ name, dtype: t.dtype, dims: [...t.dims], size: numel(t.dims), role: roles.get(name)! }));
 }
 
 /**

@@ -1,0 +1,35 @@
+// The fedrad command line: one commander program; each command group lives in its own module.
+import { Command, CommanderError } from 'commander';
+import { FedradError } from '../errors.js';
+import { addModelCommands } from './model-commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('fedrad')
+    .description('Federated learning for medical imaging: train a shared model across hospital sites without moving their scans.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  addModelCommands(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code (errors are printed, not thrown). */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof FedradError) {
+      process.stderr.write(`fedrad: ${err.message}\n`);
+      return 2;
+    }
+    const sys = err as NodeJS.ErrnoException;
+    if (sys.code && sys.path) {
+      process.stderr.write(`fedrad: cannot ${sys.syscall ?? 'access'} '${sys.path}': ${sys.code === 'ENOENT' ? 'no such file or directory' : sys.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`fedrad: unexpected error: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,95 @@
+// `fedrad model ...`: create zoo models and inspect ONNX model files.
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError } from 'commander';
+import { decodeModel, listInitializers, sha256, writeModel } from '../model/onnx-io.js';
+import { buildZooModel, ZOO_NAMES } from '../model/zoo/index.js';
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
+    return n;
+  };
+}
+
+export interface ModelSummary {
+  file: string;
+  sha256: string;
+  bytes: number;
+  opset: number;
+  producer: string;
+  inputs: Array<{ name: string; shape: Array<number | string> }>;
+  outputs: Array<{ name: string; shape: Array<number | string> }>;
+  initializers: Array<{ name: string; dtype: string; shape: number[]; size: number; role: string }>;
+  /** trainable values (running statistics and constants excluded) */
+  parameterCount: number;
+  runningStatisticCount: number;
+  nodeCount: number;
+  metadata: Record<string, string>;
+}
+
+export async function summarizeModelFile(file: string): Promise<ModelSummary> {
+  const bytes = await readFile(file);
+  const model = decodeModel(bytes, file);
+  const initializers = listInitializers(model).map((i) => ({ name: i.name, dtype: i.dtype, shape: i.dims, size: i.size, role: i.role }));
+  const total = (role: string) => initializers.filter((i) => i.role === role).reduce((a, i) => a + i.size, 0);
+  return {
+    file,
+    sha256: sha256(bytes),
+    bytes: bytes.length,
+    opset: model.opset,
+    producer: model.producer,
+    inputs: model.graph.inputs.map((v) => ({ name: v.name, shape: v.shape })),
+    outputs: model.graph.outputs.map((v) => ({ name: v.name, shape: v.shape })),
+    initializers,
+    parameterCount: total('parameter'),
+    runningStatisticCount: total('running-statistic'),
+    nodeCount: model.graph.nodes.length,
+    metadata: model.metadata,
+  };
+}
+
+function printSummary(s: ModelSummary): void {
+  const shape = (d: Array<number | string>) => `[${d.join(', ')}]`;
+  const lines = [
+    `file        ${s.file} (${s.bytes} bytes)`,
+    `sha256      ${s.sha256}`,
+    `opset       ${s.opset}   producer ${s.producer || '-'}   nodes ${s.nodeCount}`,
+    ...s.inputs.map((v) => `input       ${v.name} ${shape(v.shape)}`),
+    ...s.outputs.map((v) => `output      ${v.name} ${shape(v.shape)}`),
+    ...Object.entries(s.metadata).map(([k, v]) => `metadata    ${k} = ${v}`),
+    '',
+  ];
+  const width = Math.max(4, ...s.initializers.map((i) => i.name.length));
+  lines.push(`${'name'.padEnd(width)}  ${'role'.padEnd(17)} dtype    ${'shape'.padEnd(18)} values`);
+  for (const i of s.initializers) lines.push(`${i.name.padEnd(width)}  ${i.role.padEnd(17)} ${i.dtype.padEnd(8)} ${shape(i.shape).padEnd(18)} ${i.size}`);
+  lines.push('', `parameters  ${s.parameterCount.toLocaleString('en-US')} trainable values (plus ${s.runningStatisticCount.toLocaleString('en-US')} running statistics) in ${s.initializers.length} initializers`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export function addModelCommands(program: Command): void {
+  const model = program.command('model').description('create and inspect ONNX global models');
+  model
+    .command('init')
+    .description('write a zoo model with seeded initial weights')
+    .requiredOption('--zoo <name>', `zoo model: ${ZOO_NAMES.join(' | ')}`)
+    .requiredOption('--out <file>', 'ONNX file to write')
+    .option('--seed <n>', 'seed of the initial weights', positiveInt('--seed'), 0)
+    .option('--input-size <pixels>', 'square input size', positiveInt('--input-size'), 64)
+    .option('--width <channels>', 'channels of the first stage', positiveInt('--width'))
+    .action(async (o: { zoo: string; out: string; seed: number; inputSize: number; width?: number }) => {
+      const m = buildZooModel(o.zoo, { seed: o.seed, inputSize: o.inputSize, width: o.width });
+      const bytes = await writeModel(o.out, m);
+      process.stdout.write(`wrote ${o.out}: ${o.zoo}, input [1, ${o.inputSize}, ${o.inputSize}], ${bytes.length} bytes, sha256 ${sha256(bytes)}\n`);
+    });
+  model
+    .command('inspect')
+    .description('list initializers, shapes, parameter count and SHA-256 of an ONNX model')
+    .argument('<file>', 'ONNX model file')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const s = await summarizeModelFile(file);
+      if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else printSummary(s);
+    });
+}

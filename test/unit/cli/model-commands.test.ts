@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { sha256 } from '../../../lib/model/onnx-io.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../../bin/fedrad.mjs');
+
+describe('fedrad model', () => {
+  it('init writes a zoo model that inspect describes, with its SHA-256 and parameter count', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-cli-'));
+    const file = join(dir, 'm.onnx');
+    const init = await run('node', [BIN, 'model', 'init', '--zoo', 'cnn-classifier', '--out', file, '--input-size', '32', '--width', '4', '--seed', '7']);
+    expect(init.stdout).toMatch(/wrote .*m\.onnx: cnn-classifier/);
+    const { stdout } = await run('node', [BIN, 'model', 'inspect', file, '--json']);
+    const s = JSON.parse(stdout);
+    expect(s.sha256).toBe(sha256(await readFile(file)));
+    expect(s.inputs).toEqual([{ name: 'image', shape: ['N', 1, 32, 32] }]);
+    // conv 4*1*9 + 8*4*9 + 16*8*9, BN scale/bias 2*(4+8+16), head 2*16 + 2
+    expect(s.parameterCount).toBe(36 + 288 + 1152 + 56 + 34);
+    expect(s.runningStatisticCount).toBe(56);
+    const table = await run('node', [BIN, 'model', 'inspect', file]);
+    expect(table.stdout).toContain('stage1.conv.weight');
+    expect(table.stdout).toContain(s.sha256);
+  });
+
+  it('refuses an unknown zoo model, naming the allowed ones', async () => {
+    const err = await run('node', [BIN, 'model', 'init', '--zoo', 'resnet', '--out', '/tmp/never.onnx']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain("unknown zoo model 'resnet'; choose one of: cnn-classifier, unet-segmenter");
+  });
+
+  it('refuses a file that is not ONNX', async () => {
+    const err = await run('node', [BIN, 'model', 'inspect', BIN]).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/fedrad\.mjs is not an ONNX model/);
+  });
+});
