@@ -152,8 +152,8 @@ const maxPool: GradRule = (ctx, node, [dy]) => {
   // unlike MaxPool's Indices output).
   const scales = ctx.b.constant(floatTensor([xs.length], [1, 1, ...kernel]), 'scales');
   const up = (v: string) => ctx.b.op('Resize', [v, '', scales], { mode: attr.string('nearest') }, 'gup');
-  const mask = ctx.b.op('Equal', [x, up(node.outputs[0])]);
-  return [ctx.b.op('Where', [mask, up(dy!), zeroLike(ctx)], {}, 'gmaxpool')];
+  const mask = ctx.b.op('Cast', [ctx.b.op('Equal', [x, up(node.outputs[0])])], { to: attr.int(1) });
+  return [ctx.b.op('Mul', [mask, up(dy!)], {}, 'gmaxpool')];
 };
 
 const averagePool: GradRule = (ctx, node, [dy]) => {
@@ -238,7 +238,8 @@ export const GRAD_RULES: Record<string, GradRule> = {
       needs[1] ? ctx.b.op('Neg', [ctx.b.op('Div', [ctx.b.op('Mul', [dy!, y]), b])]) : undefined,
     ]);
   },
-  Relu: (ctx, node, [dy]) => [ctx.b.op('Where', [ctx.b.op('Greater', [node.inputs[0], zeroLike(ctx)]), dy!, zeroLike(ctx)], {}, 'grelu')],
+  // dy * (x > 0): a float mask multiply runs faster than Where with a broadcast zero on onnxruntime's CPU.
+  Relu: (ctx, node, [dy]) => [ctx.b.op('Mul', [dy!, ctx.b.op('Cast', [ctx.b.op('Greater', [node.inputs[0], zeroLike(ctx)])], { to: attr.int(1) })], {}, 'grelu')],
   LeakyRelu: (ctx, node, [dy]) => {
     const alpha = ctx.b.scalar(getFloat(node, 'alpha', 0.01), 'alpha');
     return [ctx.b.op('Where', [ctx.b.op('Greater', [node.inputs[0], zeroLike(ctx)]), dy!, ctx.b.op('Mul', [dy!, alpha])], {}, 'gleaky')];
