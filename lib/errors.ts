@@ -18,3 +18,9 @@ export class ModelFormatError extends FedradError {}
 export class NonFiniteLossError extends FedradError {}
 /** A training or model option is out of range. */
 export class InvalidSpecError extends FedradError {}
+/** One DICOM file cannot be read; the rest of its dataset still loads. */
+export class DicomFileError extends FedradError {}
+/** A site's data no longer matches its dataset manifest (files changed, missing or added). */
+export class DataIntegrityError extends FedradError {}
+/** A site's dataset is unusable as a whole (no manifest, no readable images, bad labels file). */
+export class DatasetError extends FedradError {}

@@ -1,6 +1,7 @@
 // The fedrad command line: one commander program; each command group lives in its own module.
 import { Command, CommanderError } from 'commander';
 import { FedradError } from '../errors.js';
+import { addDataCommands } from './data-commands.js';
 import { addModelCommands } from './model-commands.js';
 
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   addModelCommands(program);
+  addDataCommands(program);
   return program;
 }
 

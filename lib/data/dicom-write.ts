@@ -1,0 +1,111 @@
+// Writes single- and multi-frame grayscale DICOM Part 10 files with dcmjs: the synthetic
+// generator's output and the test corpus. Pixel data is uncompressed, in any of the three
+// native transfer syntaxes.
+import dcmjs from 'dcmjs';
+
+const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+
+export const TRANSFER_SYNTAX = {
+  'explicit-le': '1.2.840.10008.1.2.1',
+  'implicit-le': '1.2.840.10008.1.2',
+  'explicit-be': '1.2.840.10008.1.2.2',
+} as const;
+export type TransferSyntaxName = keyof typeof TRANSFER_SYNTAX;
+
+export const SOP_CLASS = {
+  ct: '1.2.840.10008.5.1.4.1.1.2',
+  secondaryCapture: '1.2.840.10008.5.1.4.1.1.7',
+} as const;
+
+/** fedrad's implementation UID, under the UUID-derived 2.25 root. */
+export const IMPLEMENTATION_UID = '2.25.161800493206150000112233445566778899';
+
+export interface DicomImageSpec {
+  rows: number;
+  columns: number;
+  frames?: number;
+  /** stored values, frame after frame, row-major */
+  pixels: Int16Array | Uint16Array | Uint8Array;
+  bitsStored?: number;
+  photometric?: 'MONOCHROME1' | 'MONOCHROME2';
+  rescaleSlope?: number;
+  rescaleIntercept?: number;
+  window?: { center: number; width: number };
+  pixelSpacing?: [number, number];
+  modality: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  patientId: string;
+  patientName: string;
+  instanceNumber?: number;
+  manufacturer?: string;
+  seriesDescription?: string;
+  /** for masks: the image this one belongs to */
+  referencedSopInstanceUid?: string;
+  referencedSopClassUid?: string;
+  transferSyntax?: TransferSyntaxName;
+}
+
+export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
+  const syntax = spec.transferSyntax ?? 'explicit-le';
+  const bitsAllocated = spec.pixels instanceof Uint8Array ? 8 : 16;
+  const bitsStored = spec.bitsStored ?? bitsAllocated;
+  const signed = spec.pixels instanceof Int16Array;
+  let bytes = new Uint8Array(spec.pixels.buffer, spec.pixels.byteOffset, spec.pixels.byteLength).slice();
+  // dcmjs writes pixel bytes as given, so big-endian files get their 16-bit words swapped here.
+  if (syntax === 'explicit-be' && bitsAllocated === 16) {
+    for (let i = 0; i + 1 < bytes.length; i += 2) [bytes[i], bytes[i + 1]] = [bytes[i + 1], bytes[i]];
+  }
+  if (bytes.length % 2 === 1) {
+    const padded = new Uint8Array(bytes.length + 1);
+    padded.set(bytes);
+    bytes = padded;
+  }
+  const dataset: Record<string, unknown> = {
+    SOPClassUID: spec.sopClassUid,
+    SOPInstanceUID: spec.sopInstanceUid,
+    StudyInstanceUID: spec.studyInstanceUid,
+    SeriesInstanceUID: spec.seriesInstanceUid,
+    PatientID: spec.patientId,
+    PatientName: spec.patientName,
+    Modality: spec.modality,
+    Manufacturer: spec.manufacturer ?? 'fedrad synthetic',
+    SeriesDescription: spec.seriesDescription ?? '',
+    InstanceNumber: spec.instanceNumber ?? 1,
+    ImageType: ['DERIVED', 'SECONDARY'],
+    Rows: spec.rows,
+    Columns: spec.columns,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: spec.photometric ?? 'MONOCHROME2',
+    BitsAllocated: bitsAllocated,
+    BitsStored: bitsStored,
+    HighBit: bitsStored - 1,
+    PixelRepresentation: signed ? 1 : 0,
+    PixelData: [bytes.buffer],
+    _vrMap: { PixelData: bitsAllocated === 8 ? 'OB' : 'OW' },
+  };
+  if ((spec.frames ?? 1) > 1) dataset.NumberOfFrames = spec.frames;
+  if (spec.rescaleSlope !== undefined) dataset.RescaleSlope = spec.rescaleSlope;
+  if (spec.rescaleIntercept !== undefined) dataset.RescaleIntercept = spec.rescaleIntercept;
+  if (spec.rescaleSlope !== undefined || spec.rescaleIntercept !== undefined) dataset.RescaleType = 'HU';
+  if (spec.window) {
+    dataset.WindowCenter = spec.window.center;
+    dataset.WindowWidth = spec.window.width;
+  }
+  if (spec.pixelSpacing) dataset.PixelSpacing = spec.pixelSpacing;
+  if (spec.referencedSopInstanceUid) {
+    dataset.ReferencedImageSequence = [{ ReferencedSOPClassUID: spec.referencedSopClassUid ?? SOP_CLASS.ct, ReferencedSOPInstanceUID: spec.referencedSopInstanceUid }];
+  }
+  const meta = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: spec.sopClassUid,
+    MediaStorageSOPInstanceUID: spec.sopInstanceUid,
+    TransferSyntaxUID: TRANSFER_SYNTAX[syntax],
+    ImplementationClassUID: IMPLEMENTATION_UID,
+  };
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  return new Uint8Array(dict.write());
+}
