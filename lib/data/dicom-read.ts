@@ -1,5 +1,5 @@
-// Reads grayscale DICOM images with dicom-parser: tags, and pixel data as modality values
-// (stored value x RescaleSlope + RescaleIntercept) per frame. Native transfer syntaxes only;
+// Reads grayscale DICOM images with dicom-parser: tags, and stored pixel values per frame, with
+// the rescale (modality values) and window applied in one pass when asked. Native transfer syntaxes only;
 // any other is refused with its name, and every failure names the file.
 import dicomParser from 'dicom-parser';
 import { DicomFileError } from '../errors.js';
@@ -39,8 +39,50 @@ export interface DecodedImage {
   pixelSpacing?: [number, number];
   transferSyntax: string;
   referencedSopInstanceUid?: string;
-  /** modality values, frames x rows x columns (absent when only the header was read) */
-  values?: Float32Array;
+  /** stored pixel values, frames x rows x columns, native endian, overlay bits cleared (absent when only the header was read) */
+  stored?: Uint8Array | Uint16Array | Int16Array;
+}
+
+/** Modality values (stored x RescaleSlope + RescaleIntercept) of every pixel. */
+export function modalityValues(img: DecodedImage): Float32Array {
+  const stored = img.stored!;
+  const out = new Float32Array(stored.length);
+  for (let i = 0; i < stored.length; i++) out[i] = stored[i] * img.rescaleSlope + img.rescaleIntercept;
+  return out;
+}
+
+/** Window applied straight to one frame's stored values: one pass, no modality array in between. */
+export function windowedFrame(img: DecodedImage, frame: number, window: { center: number; width: number }, out: Float32Array): Float32Array {
+  const per = img.rows * img.columns;
+  const stored = img.stored!.subarray(frame * per, (frame + 1) * per);
+  const span = Math.max(window.width - 1, 1e-6);
+  const lo = window.center - 0.5 - (window.width - 1) / 2;
+  // v = (stored * slope + intercept - lo) / span, inverted for MONOCHROME1
+  let a = img.rescaleSlope / span;
+  let b = (img.rescaleIntercept - lo) / span;
+  if (img.photometric === 'MONOCHROME1') {
+    a = -a;
+    b = 1 - b;
+  }
+  for (let i = 0; i < per; i++) {
+    const v = stored[i] * a + b;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return out;
+}
+
+/** The frame's value range as a window (for files with neither manifest nor tag window). */
+export function rangeWindowOf(img: DecodedImage, frame: number): { center: number; width: number } {
+  const per = img.rows * img.columns;
+  const stored = img.stored!.subarray(frame * per, (frame + 1) * per);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < per; i++) {
+    if (stored[i] < lo) lo = stored[i];
+    if (stored[i] > hi) hi = stored[i];
+  }
+  const [a, b] = [lo * img.rescaleSlope + img.rescaleIntercept, hi * img.rescaleSlope + img.rescaleIntercept].sort((x, y) => x - y);
+  return { center: (a + b) / 2, width: Math.max(b - a, 1) };
 }
 
 function fail(file: string, why: string, cause?: unknown): never {
@@ -104,11 +146,11 @@ export function decodeDicomImage(bytes: Uint8Array, file: string, opts: { header
     referencedSopInstanceUid: refSeq?.string('x00081155'),
   };
   if (opts.headerOnly) return image;
-  image.values = readPixels(ds, bytes, image, native.littleEndian);
+  image.stored = readPixels(ds, bytes, image, native.littleEndian);
   return image;
 }
 
-function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImage, littleEndian: boolean): Float32Array {
+function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImage, littleEndian: boolean): Uint8Array | Uint16Array | Int16Array {
   const el = ds.elements.x7fe00010;
   if (!el) fail(img.file, 'has no Pixel Data (7FE0,0010)');
   if (el.encapsulatedPixelData) fail(img.file, 'pixel data is encapsulated (compressed) although the transfer syntax is native');
@@ -125,21 +167,21 @@ function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImag
   if (el.length > needed + 1) {
     fail(img.file, `pixel data has ${el.length} bytes, more than Rows x Columns x Frames x BitsAllocated/8 = ${needed}: Rows/Columns do not match the data`);
   }
-  const out = new Float32Array(count);
-  const slope = img.rescaleSlope;
-  const intercept = img.rescaleIntercept;
-  if (bitsAllocated === 8) {
-    for (let i = 0; i < count; i++) out[i] = bytes[el.dataOffset + i] * slope + intercept;
-    return out;
+  if (bitsAllocated === 8) return bytes.slice(el.dataOffset, el.dataOffset + count);
+  // A copy gives an aligned buffer of our own; big-endian words are swapped into native order.
+  const words = bytes.slice(el.dataOffset, el.dataOffset + needed);
+  if (!littleEndian) for (let i = 0; i + 1 < words.length; i += 2) [words[i], words[i + 1]] = [words[i + 1], words[i]];
+  const u16 = new Uint16Array(words.buffer, 0, count);
+  if (bitsStored < 16) {
+    // Bits above BitsStored may hold overlay data: clear them, then sign-extend stored values.
+    const mask = (1 << bitsStored) - 1;
+    const shift = 16 - bitsStored;
+    if (signed) {
+      const i16 = new Int16Array(words.buffer, 0, count);
+      for (let i = 0; i < count; i++) i16[i] = ((u16[i] & mask) << (16 + shift)) >> (16 + shift);
+      return i16;
+    }
+    for (let i = 0; i < count; i++) u16[i] &= mask;
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + el.dataOffset, needed);
-  // Bits above BitsStored may hold overlay data: mask them off, then sign-extend stored values.
-  const mask = bitsStored >= 16 ? 0xffff : (1 << bitsStored) - 1;
-  const signBit = 1 << (bitsStored - 1);
-  for (let i = 0; i < count; i++) {
-    let v = view.getUint16(i * 2, littleEndian) & mask;
-    if (signed && v & signBit) v -= mask + 1;
-    out[i] = v * slope + intercept;
-  }
-  return out;
+  return signed ? new Int16Array(words.buffer, 0, count) : u16;
 }

@@ -4,8 +4,8 @@
 import { DataIntegrityError, DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
-import { decodeDicomImage } from './dicom-read.js';
-import { applyWindow, rangeWindow, resample, resampleMask } from './preprocess.js';
+import { decodeDicomImage, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
+import { resample, resampleMask } from './preprocess.js';
 import { isImagePath, isMaskPath, MANIFEST_PATH } from './site-layout.js';
 import type { ArrayDataset } from './synthetic-arrays.js';
 
@@ -52,9 +52,7 @@ function decodeSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Arra
   const images = new Float32Array(img.frames * size * size);
   const windowed = new Float32Array(per);
   for (let f = 0; f < img.frames; f++) {
-    const frame = img.values!.subarray(f * per, (f + 1) * per);
-    const window = manifest.window ?? img.window ?? rangeWindow(frame);
-    applyWindow(frame, window, img.photometric === 'MONOCHROME1', windowed);
+    windowedFrame(img, f, manifest.window ?? img.window ?? rangeWindowOf(img, f), windowed);
     resample(windowed, img.rows, img.columns, size, images.subarray(f * size * size, (f + 1) * size * size));
   }
   let masks: Float32Array | undefined;
@@ -64,7 +62,8 @@ function decodeSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Arra
       throw new DicomFileError(`${file.mask}: mask is ${m.frames}x${m.rows}x${m.columns} but its image ${file.path} is ${img.frames}x${img.rows}x${img.columns}`, { file: file.mask });
     }
     masks = new Float32Array(img.frames * size * size);
-    for (let f = 0; f < img.frames; f++) masks.set(resampleMask(m.values!.subarray(f * per, (f + 1) * per), m.rows, m.columns, size), f * size * size);
+    const values = modalityValues(m);
+    for (let f = 0; f < img.frames; f++) masks.set(resampleMask(values.subarray(f * per, (f + 1) * per), m.rows, m.columns, size), f * size * size);
   }
   return { images, masks, frames: img.frames };
 }

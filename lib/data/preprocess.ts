@@ -8,13 +8,16 @@ export interface Window {
 }
 
 /** DICOM's linear window (PS3.3 C.11.2.1.2): center/width in modality units to [0, 1]. */
-export function applyWindow(values: ArrayLike<number>, window: Window, invert: boolean, out = new Float32Array(values.length)): Float32Array {
+export function applyWindow(values: Float32Array | number[], window: Window, invert: boolean, out = new Float32Array(values.length)): Float32Array {
   const lo = window.center - 0.5 - (window.width - 1) / 2;
-  const span = Math.max(window.width - 1, 1e-6);
-  for (let i = 0; i < values.length; i++) {
-    let v = (values[i] - lo) / span;
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    out[i] = invert ? 1 - v : v;
+  // v = clamp((x - lo) / span) or its inverse, as one multiply-add per pixel
+  const scale = (invert ? -1 : 1) / Math.max(window.width - 1, 1e-6);
+  const offset = invert ? 1 + lo / Math.max(window.width - 1, 1e-6) : -lo / Math.max(window.width - 1, 1e-6);
+  const src = values instanceof Float32Array ? values : Float32Array.from(values);
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
+    const v = src[i] * scale + offset;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;
 }
@@ -30,36 +33,50 @@ export function rangeWindow(values: ArrayLike<number>): Window {
   return { center: (lo + hi) / 2, width: Math.max(hi - lo, 1) };
 }
 
-/** Weights of source pixels for each destination pixel along one axis. */
-function axisWeights(src: number, dst: number): Array<Array<[number, number]>> {
+/** Sparse weights of source pixels for each destination pixel along one axis, flattened. */
+interface AxisWeights {
+  start: Int32Array; // first entry of destination d in index/weight
+  index: Int32Array;
+  weight: Float32Array;
+}
+
+function axisWeights(src: number, dst: number): AxisWeights {
   const scale = src / dst;
-  const rows: Array<Array<[number, number]>> = [];
+  const index: number[] = [];
+  const weight: number[] = [];
+  const start = new Int32Array(dst + 1);
   for (let d = 0; d < dst; d++) {
-    const row: Array<[number, number]> = [];
+    start[d] = index.length;
     if (scale > 1) {
       // area: integrate the source over [d*scale, (d+1)*scale)
       const a = d * scale;
       const b = a + scale;
       for (let s = Math.floor(a); s < Math.ceil(b) && s < src; s++) {
         const w = Math.min(b, s + 1) - Math.max(a, s);
-        if (w > 0) row.push([s, w / scale]);
+        if (w > 0) {
+          index.push(s);
+          weight.push(w / scale);
+        }
       }
     } else {
       // bilinear with pixel centres aligned
       const x = Math.min(Math.max((d + 0.5) * scale - 0.5, 0), src - 1);
       const s0 = Math.floor(x);
-      const s1 = Math.min(s0 + 1, src - 1);
       const f = x - s0;
-      row.push([s0, 1 - f]);
-      if (f > 0) row.push([s1, f]);
+      index.push(s0);
+      weight.push(1 - f);
+      if (f > 0) {
+        index.push(Math.min(s0 + 1, src - 1));
+        weight.push(f);
+      }
     }
-    rows.push(row);
   }
-  return rows;
+  start[dst] = index.length;
+  return { start, index: Int32Array.from(index), weight: Float32Array.from(weight) };
 }
 
-const weightCache = new Map<string, Array<Array<[number, number]>>>();
-function cachedWeights(src: number, dst: number) {
+const weightCache = new Map<string, AxisWeights>();
+function cachedWeights(src: number, dst: number): AxisWeights {
   const key = `${src}:${dst}`;
   let w = weightCache.get(key);
   if (!w) {
@@ -69,8 +86,28 @@ function cachedWeights(src: number, dst: number) {
   return w;
 }
 
+/** Area averaging by an integer factor in both axes: plain block sums (the common 512 -> 64 case). */
+function blockAverage(src: Float32Array, rows: number, columns: number, size: number, out: Float32Array): Float32Array {
+  const fy = rows / size;
+  const fx = columns / size;
+  const norm = 1 / (fx * fy);
+  out.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const dstRow = Math.floor(r / fy) * size;
+    let p = r * columns;
+    for (let x = 0; x < size; x++) {
+      let acc = 0;
+      for (let k = 0; k < fx; k++) acc += src[p++];
+      out[dstRow + x] += acc;
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] *= norm;
+  return out;
+}
+
 /** Separable resampling of one rows x columns image to size x size. */
-export function resample(src: ArrayLike<number>, rows: number, columns: number, size: number, out = new Float32Array(size * size)): Float32Array {
+export function resample(src: Float32Array, rows: number, columns: number, size: number, out = new Float32Array(size * size)): Float32Array {
+  if (rows % size === 0 && columns % size === 0) return blockAverage(src, rows, columns, size, out);
   const wy = cachedWeights(rows, size);
   const wx = cachedWeights(columns, size);
   const tmp = new Float32Array(rows * size);
@@ -78,21 +115,23 @@ export function resample(src: ArrayLike<number>, rows: number, columns: number, 
     const base = r * columns;
     for (let x = 0; x < size; x++) {
       let acc = 0;
-      for (const [s, w] of wx[x]) acc += src[base + s] * w;
+      for (let k = wx.start[x]; k < wx.start[x + 1]; k++) acc += src[base + wx.index[k]] * wx.weight[k];
       tmp[r * size + x] = acc;
     }
   }
+  out.fill(0);
   for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      let acc = 0;
-      for (const [s, w] of wy[y]) acc += tmp[s * size + x] * w;
-      out[y * size + x] = acc;
+    const row = y * size;
+    for (let k = wy.start[y]; k < wy.start[y + 1]; k++) {
+      const srcRow = wy.index[k] * size;
+      const w = wy.weight[k];
+      for (let x = 0; x < size; x++) out[row + x] += tmp[srcRow + x] * w;
     }
   }
   return out;
 }
 
-export function resampleMask(src: ArrayLike<number>, rows: number, columns: number, size: number): Float32Array {
+export function resampleMask(src: Float32Array, rows: number, columns: number, size: number): Float32Array {
   const out = resample(src, rows, columns, size);
   for (let i = 0; i < out.length; i++) out[i] = out[i] >= 0.5 ? 1 : 0;
   return out;

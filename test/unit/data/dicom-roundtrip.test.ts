@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs';
 import { describe, expect, it } from 'vitest';
-import { decodeDicomImage } from '../../../lib/data/dicom-read.js';
+import { decodeDicomImage, modalityValues, windowedFrame } from '../../../lib/data/dicom-read.js';
 import { encodeDicomImage, SOP_CLASS } from '../../../lib/data/dicom-write.js';
 import { applyWindow, resample } from '../../../lib/data/preprocess.js';
 import { quantize, renderSlice, siteProfiles, SYNTH_WINDOW, syntheticUid } from '../../../lib/data/synth.js';
@@ -43,14 +43,15 @@ describe('synthetic DICOM round trip', () => {
     expect(JSON.stringify(ds.PatientName)).toContain('Synthetic^Patient1');
 
     const img = decodeDicomImage(bytes, 'slice.dcm');
+    const values = modalityValues(img);
     // Modality values equal the ground truth to the quantization step (and the 12-bit clip).
     let maxErr = 0;
     slice.hu.forEach((hu, i) => {
-      if (hu > -1024 && hu < 3000) maxErr = Math.max(maxErr, Math.abs(img.values![i] - hu));
+      if (hu > -1024 && hu < 3000) maxErr = Math.max(maxErr, Math.abs(values[i] - hu));
     });
     expect(maxErr).toBeLessThanOrEqual(0.5);
     const size = 32;
-    const fromFile = resample(applyWindow(img.values!, img.window!, false), img.rows, img.columns, size);
+    const fromFile = resample(windowedFrame(img, 0, img.window!, new Float32Array(img.rows * img.columns)), img.rows, img.columns, size);
     const truth = resample(applyWindow(slice.hu, SYNTH_WINDOW, false), profile.nativeSize, profile.nativeSize, size);
     let diff = 0;
     fromFile.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - truth[i]))));
@@ -65,7 +66,11 @@ describe('synthetic DICOM round trip', () => {
     expect(img).toMatchObject({ frames: 3, rows: 4, columns: 4, photometric: 'MONOCHROME1', rescaleSlope: 1, rescaleIntercept: 0, modality: 'DX' });
     expect(img.window).toBeUndefined();
     expect(img.pixelSpacing).toBeUndefined();
-    expect(Array.from(img.values!)).toEqual(Array.from(px));
+    expect(Array.from(modalityValues(img))).toEqual(Array.from(px));
+    // frame 2 windowed: MONOCHROME1 inverts, so its brightest stored value comes out darkest
+    const f2 = windowedFrame(img, 2, { center: 40, width: 16 }, new Float32Array(16));
+    expect(f2[15]).toBeCloseTo(0, 6);
+    expect(f2[0]).toBeCloseTo(1, 6);
     // MONOCHROME1: higher values display darker, so windowing inverts
     const w = applyWindow([0, 47], { center: 24, width: 48 }, true);
     expect(w[0]).toBeCloseTo(1, 6);
@@ -75,8 +80,8 @@ describe('synthetic DICOM round trip', () => {
   it('reads 12-bit stored values with overlay bits above BitsStored masked off, and sign-extends 12-bit signed', () => {
     const px = Uint16Array.from([0x0fff, 0xf000 | 0x0800, 0x0001, 0x07ff]);
     const unsigned = decodeDicomImage(encodeDicomImage({ ...sliceSpec(px, 2, 2), bitsStored: 12 }), 'u12.dcm');
-    expect(Array.from(unsigned.values!)).toEqual([4095, 2048, 1, 2047]);
+    expect(Array.from(modalityValues(unsigned))).toEqual([4095, 2048, 1, 2047]);
     const signedBytes = encodeDicomImage({ ...sliceSpec(Int16Array.from(px, (v) => (v << 16) >> 16), 2, 2), bitsStored: 12 });
-    expect(Array.from(decodeDicomImage(signedBytes, 's12.dcm').values!)).toEqual([-1, -2048, 1, 2047]);
+    expect(Array.from(modalityValues(decodeDicomImage(signedBytes, 's12.dcm')))).toEqual([-1, -2048, 1, 2047]);
   });
 });

@@ -1,0 +1,62 @@
+// Decoding throughput of the site-data loader: 512x512 16-bit CT slices resampled to 64x64.
+// Prints one JSON object: decode-only rate (parse, rescale, window, resample) and the whole
+// loadSiteDataset rate (file read, SHA-256 check against the manifest, decode), cache cleared.
+// Usage: npm run bench:data [-- --images 300]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FolderDataSource } from '../lib/data/data-source.js';
+import { decodeDicomImage, windowedFrame } from '../lib/data/dicom-read.js';
+import { encodeDicomImage, SOP_CLASS } from '../lib/data/dicom-write.js';
+import { indexSiteData } from '../lib/data/index-dataset.js';
+import { clearDecodeCache, loadSiteDataset } from '../lib/data/load-dataset.js';
+import { resample } from '../lib/data/preprocess.js';
+import { MANIFEST_PATH } from '../lib/data/site-layout.js';
+import { quantize, renderSlice, siteProfiles, SYNTH_WINDOW, syntheticUid } from '../lib/data/synth.js';
+import { Random } from '../lib/util/random.js';
+
+const { values } = parseArgs({ options: { images: { type: 'string', default: '300' } } });
+const count = Number(values.images);
+const size = 512;
+const profile = { ...siteProfiles(1, 1)[0], nativeSize: size };
+const rng = new Random(1);
+const dir = await mkdtemp(join(tmpdir(), 'fedrad-bench-data-'));
+const src = new FolderDataSource(join(dir, 'data'));
+const files: Uint8Array[] = [];
+for (let i = 0; i < count; i++) {
+  const q = quantize(renderSlice(rng, profile).hu, profile);
+  const bytes = encodeDicomImage({
+    rows: size, columns: size, pixels: q.pixels, rescaleSlope: 1, rescaleIntercept: q.intercept, window: SYNTH_WINDOW, modality: 'CT', sopClassUid: SOP_CLASS.ct,
+    sopInstanceUid: syntheticUid(rng), studyInstanceUid: syntheticUid(rng), seriesInstanceUid: syntheticUid(rng), patientId: 'BENCH', patientName: 'Synthetic^Bench',
+  });
+  files.push(bytes);
+  await src.write(`images/${i}.dcm`, bytes);
+}
+await src.write(MANIFEST_PATH, JSON.stringify(await indexSiteData(src, { siteId: 'bench', inputSize: 64, window: SYNTH_WINDOW })));
+
+let t = performance.now();
+const windowed = new Float32Array(size * size);
+for (const [i, bytes] of files.entries()) {
+  const img = decodeDicomImage(bytes, `${i}.dcm`);
+  windowedFrame(img, 0, SYNTH_WINDOW, windowed);
+  resample(windowed, size, size, 64);
+}
+const decodeSeconds = (performance.now() - t) / 1000;
+
+clearDecodeCache();
+t = performance.now();
+const loaded = await loadSiteDataset(src);
+const loadSeconds = (performance.now() - t) / 1000;
+t = performance.now();
+await loadSiteDataset(src); // second load: decoded tensors come from the cache
+const cachedSeconds = (performance.now() - t) / 1000;
+await rm(dir, { recursive: true, force: true });
+
+console.log(JSON.stringify({
+  images: count, sourceSize: `${size}x${size}`, bitsAllocated: 16, targetSize: '64x64',
+  decodedImagesPerSecond: Math.round(count / decodeSeconds),
+  loadImagesPerSecond: Math.round((loaded.train.count + loaded.validation.count) / loadSeconds),
+  cachedLoadImagesPerSecond: Math.round(count / cachedSeconds),
+  target: 500,
+}));
