@@ -50,20 +50,22 @@ export interface TrainResult {
 /** Samples used to recompute running statistics at the end of training. */
 const CALIBRATION_SAMPLES = 1024;
 
-/** Averages each BatchNormalization's batch statistics over up to CALIBRATION_SAMPLES training samples. */
-async function recalibrateBatchNorm(model: Model, data: ArrayDataset, batchSize: number, threads?: number): Promise<Map<string, TensorData>> {
+/** Averages each BatchNormalization's batch statistics over up to CALIBRATION_SAMPLES training samples, drawn at random. */
+async function recalibrateBatchNorm(model: Model, data: ArrayDataset, batchSize: number, seed: number, threads?: number): Promise<Map<string, TensorData>> {
   const sg = buildStatisticsGraph(model);
   const sums = new Map<string, Float64Array>();
   if (!sg) return new Map();
   const session = await createSession(sg.model, { threads });
   const per = data.imageShape.reduce((a, b) => a * b, 1);
-  const total = Math.min(data.count, CALIBRATION_SAMPLES);
+  const order = new Random(seed + 1).shuffle(Array.from({ length: data.count }, (_, i) => i)).slice(0, CALIBRATION_SAMPLES);
   let batches = 0;
   try {
-    for (let start = 0; start + 1 < total; start += batchSize) {
-      const n = Math.min(batchSize, total - start);
-      if (n < 2) break; // a one-sample batch has no variance
-      const out = await session.run({ [sg.dataInput]: floatOrt([n, ...data.imageShape], data.images.subarray(start * per, (start + n) * per)) });
+    for (let start = 0; start < order.length; start += batchSize) {
+      const indices = order.slice(start, start + batchSize);
+      if (indices.length < 2) break; // a one-sample batch has no variance
+      const images = new Float32Array(indices.length * per);
+      indices.forEach((s, i) => images.set(data.images.subarray(s * per, (s + 1) * per), i * per));
+      const out = await session.run({ [sg.dataInput]: floatOrt([indices.length, ...data.imageShape], images) });
       for (const [input, output] of sg.batchOutputs) {
         const v = out[output].data as Float32Array;
         const acc = sums.get(input) ?? new Float64Array(v.length);
@@ -175,7 +177,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const weights = new Map<string, TensorData>();
   for (const name of [...tg.params, ...tg.buffers]) weights.set(name, fromOrt(state.get(name)!));
   if (opts.recalibrateBatchNorm ?? true) {
-    for (const [name, t] of await recalibrateBatchNorm(exportModel(model, weights).model, train, spec.batchSize, opts.threads)) weights.set(name, t);
+    for (const [name, t] of await recalibrateBatchNorm(exportModel(model, weights).model, train, spec.batchSize, spec.seed, opts.threads)) weights.set(name, t);
   }
   const trained = exportModel(model, weights).model;
   const metrics = opts.validation ? await evaluateModel(trained, opts.validation, { threads: opts.threads }) : undefined;

@@ -1,0 +1,79 @@
+// The numbers federated runs are measured against: the zoo classifier trained on all sites' data
+// pooled (centralized, which federation cannot see in practice) and on each site's data alone,
+// each scored on the federation's held-out test set.
+import { join } from 'node:path';
+import type { ArrayDataset } from '../data/synthetic-arrays.js';
+import { FolderDataSource } from '../data/data-source.js';
+import { loadSiteDataset } from '../data/load-dataset.js';
+import { TEST_SITE_ID } from '../data/synth.js';
+import { evaluateModel } from '../model/evaluate.js';
+import type { Metrics } from '../model/metrics.js';
+import { trainModel } from '../model/trainer.js';
+import { buildZooModel } from '../model/zoo/index.js';
+import { type TrainingSpec, TrainingSpecSchema } from '../schemas/training-spec.js';
+
+export interface BaselineOptions {
+  /** folder written by `fedrad data synth` (one folder per site, plus test/) */
+  federationDir: string;
+  siteIds: string[];
+  zoo?: string;
+  seed?: number;
+  spec?: Partial<TrainingSpec>;
+  log?: (message: string) => void;
+}
+
+export interface Baselines {
+  metric: 'accuracy' | 'dice';
+  centralized: number;
+  siteAlone: Record<string, number>;
+  siteAloneMean: number;
+  details: { centralized: Metrics; siteAlone: Record<string, Metrics> };
+  trainSamples: Record<string, number>;
+}
+
+export function concatDatasets(parts: ArrayDataset[]): ArrayDataset {
+  const count = parts.reduce((a, p) => a + p.count, 0);
+  const cat = (pick: (p: ArrayDataset) => Float32Array) => {
+    const out = new Float32Array(parts.reduce((a, p) => a + pick(p).length, 0));
+    let pos = 0;
+    for (const p of parts) {
+      out.set(pick(p), pos);
+      pos += pick(p).length;
+    }
+    return out;
+  };
+  return { images: cat((p) => p.images), labels: cat((p) => p.labels), masks: cat((p) => p.masks), imageShape: parts[0].imageShape, count };
+}
+
+export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
+  const log = o.log ?? (() => {});
+  const zoo = o.zoo ?? 'cnn-classifier';
+  const sites = new Map<string, ArrayDataset>();
+  for (const id of o.siteIds) sites.set(id, (await loadSiteDataset(new FolderDataSource(join(o.federationDir, id, 'data')))).train);
+  const test = (await loadSiteDataset(new FolderDataSource(join(o.federationDir, TEST_SITE_ID, 'data')))).train;
+  const inputSize = test.imageShape[1];
+  const segmentation = zoo === 'unet-segmenter';
+  const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, epochs: 5, batchSize: 32, seed: o.seed ?? 0, ...o.spec });
+  const metric = segmentation ? 'dice' : 'accuracy';
+  const score = (m: Metrics) => (m.task === 'segmentation' ? m.dice : m.accuracy);
+  const run = async (data: ArrayDataset, name: string) => {
+    const model = buildZooModel(zoo, { seed: o.seed ?? 0, inputSize });
+    const r = await trainModel({ model, spec, train: data });
+    const m = await evaluateModel(r.trained, test);
+    log(`${name}: ${data.count} training samples -> held-out ${metric} ${score(m).toFixed(4)}`);
+    return m;
+  };
+  const centralized = await run(concatDatasets([...sites.values()]), 'centralized');
+  const siteAloneDetails: Record<string, Metrics> = {};
+  for (const [id, data] of sites) siteAloneDetails[id] = await run(data, `${id} alone`);
+  const siteAlone = Object.fromEntries(Object.entries(siteAloneDetails).map(([id, m]) => [id, score(m)]));
+  const values = Object.values(siteAlone);
+  return {
+    metric,
+    centralized: score(centralized),
+    siteAlone,
+    siteAloneMean: values.reduce((a, b) => a + b, 0) / values.length,
+    details: { centralized, siteAlone: siteAloneDetails },
+    trainSamples: Object.fromEntries([...sites].map(([id, d]) => [id, d.count])),
+  };
+}
