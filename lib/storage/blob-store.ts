@@ -1,0 +1,58 @@
+// The storage port: buckets and keys, as S3 has them. Two adapters implement it: S3 (AWS SDK v3,
+// also any S3-compatible endpoint) and a local folder laid out exactly as the buckets.
+import { FedradError } from '../errors.js';
+
+export interface PutOptions {
+  /** write only if no object has this key (If-None-Match: *): history is never overwritten */
+  ifNoneMatch?: boolean;
+  contentType?: string;
+}
+
+export interface ObjectInfo {
+  size: number;
+  etag?: string;
+}
+
+export interface BlobStore {
+  /** where the store points, for messages */
+  readonly location: string;
+  get(bucket: string, key: string): Promise<Uint8Array>;
+  put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
+  head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
+  /** every key under the prefix, sorted */
+  list(bucket: string, prefix: string): Promise<string[]>;
+}
+
+export class ObjectNotFoundError extends FedradError {
+  constructor(bucket: string, key: string, location: string, options?: { cause?: unknown }) {
+    super(`s3://${bucket}/${key} does not exist (store: ${location})`, { bucket, key }, options);
+  }
+}
+
+/** A conditional write found the key taken. */
+export class ObjectExistsError extends FedradError {
+  constructor(bucket: string, key: string, options?: { cause?: unknown }) {
+    super(`s3://${bucket}/${key} already exists and is never overwritten`, { bucket, key }, options);
+  }
+}
+
+export async function getJson<T>(store: BlobStore, bucket: string, key: string): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await store.get(bucket, key))) as T;
+}
+
+/**
+ * Writes once. If the key exists with the same bytes (a retried step), that is success; with other
+ * bytes, the first write stands and ObjectExistsError says so.
+ */
+export async function putOnce(store: BlobStore, bucket: string, key: string, body: Uint8Array | string, contentType?: string): Promise<'written' | 'identical'> {
+  try {
+    await store.put(bucket, key, body, { ifNoneMatch: true, contentType });
+    return 'written';
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+    const existing = await store.get(bucket, key);
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    if (existing.length === bytes.length && existing.every((b, i) => b === bytes[i])) return 'identical';
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+// The S3 BlobStore (AWS SDK v3). Works against AWS and any S3-compatible endpoint (LocalStack,
+// MinIO, s3rver): the SDK honours AWS_ENDPOINT_URL, or pass an endpoint explicitly.
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
+import { type BlobStore, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions } from './blob-store.js';
+
+export interface S3StoreOptions {
+  endpoint?: string;
+  region?: string;
+  /** path-style addressing, which local S3 emulators need */
+  forcePathStyle?: boolean;
+  client?: S3Client;
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly client: S3Client;
+  private readonly endpoint?: string;
+
+  constructor(options: S3StoreOptions = {}) {
+    const config: S3ClientConfig = {
+      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      // Checksums only when the operation needs them: emulators otherwise store streamed bodies
+      // with their aws-chunked framing.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    };
+    if (options.endpoint) {
+      config.endpoint = options.endpoint;
+      config.forcePathStyle = options.forcePathStyle ?? true;
+    }
+    this.client = options.client ?? new S3Client(config);
+    this.endpoint = options.endpoint;
+  }
+
+  get location(): string {
+    return this.endpoint ? `S3 at ${this.endpoint}` : 'S3';
+  }
+
+  async get(bucket: string, key: string): Promise<Uint8Array> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return await out.Body!.transformToByteArray();
+    } catch (err) {
+      if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)) throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      throw err;
+    }
+  }
+
+  async put(bucket: string, key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: options.contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined }));
+    } catch (err) {
+      const status = (err as S3ServiceException).$metadata?.httpStatusCode;
+      // 412: the key exists; 409: a concurrent conditional write to the same key is in progress.
+      if (options.ifNoneMatch && (status === 412 || status === 409)) throw new ObjectExistsError(bucket, key, { cause: err });
+      throw err;
+    }
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: out.ContentLength ?? 0, etag: out.ETag };
+    } catch (err) {
+      if ((err as S3ServiceException).$metadata?.httpStatusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(bucket: string, prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+}
