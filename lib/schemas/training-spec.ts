@@ -32,7 +32,7 @@ export type OptimizerSpec = z.infer<typeof OptimizerSpecSchema>;
 export const TrainingSpecSchema = z
   .object({
     loss: LossNameSchema,
-    optimizer: OptimizerSpecSchema.default({ type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    optimizer: OptimizerSpecSchema.prefault({ type: 'adam' }),
     /** Clip the global gradient norm to this value before the optimizer step. */
     gradientClipNorm: z.number().positive().optional(),
     /** FedProx proximal term mu/2 * ||w - w_global||^2; 0 turns it off. */

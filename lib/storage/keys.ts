@@ -2,7 +2,7 @@
 // updates/runs/<runId>/rounds/<round>/. Round r trains on model r and its aggregation writes model r+1.
 import { FedradError } from '../errors.js';
 
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/;
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/; // execution names may be up to 80
 
 export function checkRunId(runId: string): string {
   if (!RUN_ID.test(runId)) throw new FedradError(`run id '${runId}' is invalid: use 1-80 letters, digits, '-' or '_', starting with a letter or digit`, { runId });

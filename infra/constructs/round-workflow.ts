@@ -1,0 +1,140 @@
+// The federated workflow, as two Standard state machines (JSONPath):
+//   run:   Prepare run -> Run round (a child execution per round) -> Next round? -> Finish run
+//   round: Train at each site (Map: Train at site [Batch .sync] -> Validate update) -> Aggregate round
+// A child execution per round keeps each history far below 25,000 events for 1,000 rounds x 50 sites.
+import { Duration } from 'aws-cdk-lib';
+import type * as batch from 'aws-cdk-lib/aws-batch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ROUND_STATES, RUN_STATES } from '../../lib/workflow/state-names.js';
+
+export interface RoundWorkflowProps {
+  prepareRun: lambda.IFunction;
+  validateUpdate: lambda.IFunction;
+  aggregateRound: lambda.IFunction;
+  finishRun: lambda.IFunction;
+  jobQueue: batch.IJobQueue;
+  /** sites training at once within a round */
+  trainingConcurrency: number;
+  jobTimeout: Duration;
+}
+
+const LAMBDA_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
+const TRANSIENT_LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+/**
+ * BatchSubmitJob renders its timeout as the job's attempt duration only. This one also bounds the
+ * state itself, so a job stuck RUNNABLE (no capacity) fails the site instead of the round hanging.
+ */
+class BoundedBatchSubmitJob extends tasks.BatchSubmitJob {
+  constructor(scope: Construct, id: string, private readonly stateTimeout: Duration, props: tasks.BatchSubmitJobProps) {
+    super(scope, id, props);
+  }
+
+  override toStateJson(topLevelQueryLanguage?: sfn.QueryLanguage): object {
+    return { ...super.toStateJson(topLevelQueryLanguage), TimeoutSeconds: this.stateTimeout.toSeconds() };
+  }
+}
+
+/** A Lambda task; without a payload the function receives the whole state input. */
+function invoke(scope: Construct, name: string, fn: lambda.IFunction, payload?: sfn.TaskInput): sfn.TaskStateBase {
+  // payloadResponseOnly: the function's result is the state's result; its error name is the state's error.
+  return new tasks.LambdaInvoke(scope, name, { lambdaFunction: fn, payload, payloadResponseOnly: true, retryOnServiceExceptions: false, taskTimeout: LAMBDA_TIMEOUT })
+    .addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });
+}
+
+export class RoundWorkflow extends Construct {
+  readonly runMachine: sfn.StateMachine;
+  readonly roundMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: RoundWorkflowProps) {
+    super(scope, id);
+    const $ = sfn.JsonPath;
+
+    // ---- one round ----
+    const train = new BoundedBatchSubmitJob(this, ROUND_STATES.train, props.jobTimeout.plus(Duration.hours(2)), {
+      jobName: $.format('fedrad-{}-r{}', $.stringAt('$.site.siteId'), $.stringAt('$.round')),
+      jobQueueArn: props.jobQueue.jobQueueArn,
+      jobDefinitionArn: $.stringAt('$.site.jobDefinitionArn'),
+      containerOverrides: {
+        environment: {
+          FEDRAD_RUN_ID: $.stringAt('$.runId'),
+          FEDRAD_ROUND: $.format('{}', $.stringAt('$.round')),
+          FEDRAD_SITE_ID: $.stringAt('$.site.siteId'),
+          FEDRAD_SITE_BUCKET: $.stringAt('$.site.bucket'),
+          FEDRAD_MODELS_BUCKET: $.stringAt('$.modelsBucket'),
+          FEDRAD_GLOBAL_MODEL_KEY: $.stringAt('$.globalModelKey'),
+          FEDRAD_GLOBAL_MODEL_SHA256: $.stringAt('$.globalModelSha256'),
+          FEDRAD_TRAINING_SPEC: $.stringAt('$.trainingSpec'),
+        },
+      },
+      resultSelector: { jobId: $.stringAt('$.JobId') },
+      resultPath: '$.job',
+      taskTimeout: sfn.Timeout.duration(props.jobTimeout),
+    });
+    // Transient Batch API errors are retried; a failed job (States.TaskFailed) is caught and recorded.
+    train.addRetry({ errors: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });
+    const validate = invoke(this, ROUND_STATES.validate, props.validateUpdate, sfn.TaskInput.fromObject({
+      runId: $.stringAt('$.runId'),
+      round: $.numberAt('$.round'),
+      siteId: $.stringAt('$.site.siteId'),
+      siteBucket: $.stringAt('$.site.bucket'),
+      modelsBucket: $.stringAt('$.modelsBucket'),
+      globalModelKey: $.stringAt('$.globalModelKey'),
+      globalModelSha256: $.stringAt('$.globalModelSha256'),
+    }));
+    const recordFailure = new sfn.Pass(this, ROUND_STATES.recordFailure, {
+      parameters: { siteId: $.stringAt('$.site.siteId'), status: 'failed', error: $.stringAt('$.error.Error'), cause: $.stringAt('$.error.Cause') },
+    });
+    train.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    validate.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    const perSite = new sfn.Map(this, ROUND_STATES.map, {
+      itemsPath: '$.sites',
+      maxConcurrency: props.trainingConcurrency,
+      itemSelector: {
+        runId: $.stringAt('$.runId'),
+        round: $.numberAt('$.round'),
+        modelsBucket: $.stringAt('$.modelsBucket'),
+        globalModelKey: $.stringAt('$.globalModelKey'),
+        globalModelSha256: $.stringAt('$.globalModelSha256'),
+        trainingSpec: $.stringAt('$.trainingSpec'),
+        site: $.objectAt('$$.Map.Item.Value'),
+      },
+      resultPath: '$.outcomes',
+    });
+    perSite.itemProcessor(train.next(validate));
+    const aggregate = invoke(this, ROUND_STATES.aggregate, props.aggregateRound);
+    this.roundMachine = new sfn.StateMachine(this, 'RoundMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(perSite.next(aggregate)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: new logs.LogGroup(this, 'RoundLogs', { retention: logs.RetentionDays.ONE_YEAR }), level: sfn.LogLevel.ERROR },
+      comment: 'fedrad: one federated round (train at each site, validate each update, aggregate)',
+    });
+
+    // ---- the run ----
+    const prepare = invoke(this, RUN_STATES.prepare, props.prepareRun, sfn.TaskInput.fromObject({ input: $.entirePayload, executionName: $.stringAt('$$.Execution.Name') }));
+    const round = new tasks.StepFunctionsStartExecution(this, RUN_STATES.round, {
+      stateMachine: this.roundMachine,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      input: sfn.TaskInput.fromJsonPathAt('$'),
+      outputPath: '$.Output',
+      taskTimeout: sfn.Timeout.duration(Duration.days(7)),
+    });
+    round.addRetry({ errors: ['StepFunctions.AWSStepFunctionsException', 'StepFunctions.SdkClientException'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 });
+    const failed = new sfn.Fail(this, RUN_STATES.failed, { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+    round.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+    const finish = invoke(this, RUN_STATES.finish, props.finishRun);
+    const next = new sfn.Choice(this, RUN_STATES.nextRound).when(sfn.Condition.numberLessThanJsonPath('$.round', '$.rounds'), round).otherwise(finish);
+    this.runMachine = new sfn.StateMachine(this, 'RunMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(prepare.next(round).next(next)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: new logs.LogGroup(this, 'RunLogs', { retention: logs.RetentionDays.ONE_YEAR }), level: sfn.LogLevel.ERROR },
+      comment: 'fedrad: a federated run of R rounds (start it with the run input documented in the README)',
+    });
+  }
+}

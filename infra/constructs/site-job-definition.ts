@@ -1,0 +1,57 @@
+// One site's training job: its own IAM role (read its data/, write its updates/, read global
+// models) pinned by its own job definition, running the train-site container on one GPU.
+import { type Duration, Size, Stack } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface SiteJobDefinitionProps {
+  siteId: string;
+  siteBucket: s3.IBucket;
+  modelsBucket: s3.IBucket;
+  image: ecs.ContainerImage;
+  timeout: Duration;
+  logGroup: logs.ILogGroup;
+}
+
+export class SiteJobDefinition extends Construct {
+  readonly role: iam.Role;
+  readonly jobDefinition: batch.EcsJobDefinition;
+
+  constructor(scope: Construct, id: string, props: SiteJobDefinitionProps) {
+    super(scope, id);
+    this.role = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `fedrad training job of site ${props.siteId}: its own data and updates only`,
+    });
+    props.siteBucket.grantRead(this.role, 'data/*');
+    props.siteBucket.grantRead(this.role, 'updates/*');
+    props.siteBucket.grantPut(this.role, 'updates/*');
+    props.modelsBucket.grantRead(this.role, 'runs/*/rounds/*/global.onnx');
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
+      jobDefinitionName: `fedrad-${Stack.of(this).stackName}-${props.siteId}`.slice(0, 128),
+      timeout: props.timeout,
+      retryAttempts: 3,
+      retryStrategies: [
+        // Spot reclaims and host failures are retried; a failing trainer is not.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Host EC2*' })),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
+      container: new batch.EcsEc2ContainerDefinition(this, 'Container', {
+        image: props.image,
+        cpu: 4,
+        memory: Size.gibibytes(14), // fits g4dn/g5/g6.xlarge (16 GiB) with room for the ECS agent
+        gpu: 1,
+        jobRole: this.role,
+        readonlyRootFilesystem: false,
+        logging: ecs.LogDriver.awsLogs({ streamPrefix: props.siteId, logGroup: props.logGroup }),
+        environment: { FEDRAD_SITE_ID: props.siteId },
+      }),
+    });
+  }
+}
+

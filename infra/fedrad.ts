@@ -1,0 +1,20 @@
+// The fedrad deployment: data, training and orchestration stacks for one federation.
+import type { App } from 'aws-cdk-lib';
+import type { DeploymentConfig } from '../lib/schemas/deployment-config.js';
+import { DataStack } from './stacks/data-stack.js';
+import { OrchestrationStack } from './stacks/orchestration-stack.js';
+import { TrainingStack } from './stacks/training-stack.js';
+
+export interface FedradStacks {
+  data: DataStack;
+  training: TrainingStack;
+  orchestration: OrchestrationStack;
+}
+
+export function buildFedrad(app: App, config: DeploymentConfig): FedradStacks {
+  const prefix = `fedrad-${config.federation}`;
+  const data = new DataStack(app, `${prefix}-data`, { config, description: `fedrad ${config.federation}: site buckets and keys, models bucket` });
+  const training = new TrainingStack(app, `${prefix}-training`, { config, data, description: `fedrad ${config.federation}: isolated network and GPU Batch training jobs` });
+  const orchestration = new OrchestrationStack(app, `${prefix}-orchestration`, { config, data, training, description: `fedrad ${config.federation}: run and round workflows` });
+  return { data, training, orchestration };
+}

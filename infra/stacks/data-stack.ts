@@ -1,0 +1,46 @@
+// Data: one bucket and key per site, the models bucket (global models, lineage, reports) and the
+// access-log bucket. Stateful: construct ids never change once released.
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { SiteStorage } from '../constructs/site-storage.js';
+
+export interface DataStackProps extends StackProps {
+  config: DeploymentConfig;
+}
+
+export class DataStack extends Stack {
+  readonly sites: Map<string, SiteStorage>;
+  readonly modelsKey: kms.Key;
+  readonly modelsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED, // the log delivery service cannot write with a customer KMS key
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(400) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.sites = new Map(config.sites.map((site) => [site.id, new SiteStorage(this, `Site-${site.id}`, { site, federation: config.federation, accessLogs })]));
+    this.modelsKey = new kms.Key(this, 'ModelsKey', { alias: `alias/fedrad/${config.federation}/models`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
+    this.modelsBucket = new s3.Bucket(this, 'Models', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.modelsKey,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'models/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}

@@ -1,0 +1,62 @@
+// Prepare run: parse the run input, write the run record and the round-0 global model (once), and
+// return the state of round 0. Safe to run twice: an identical retry finds its own writes.
+import { encodeModel, sha256 } from '../model/onnx-io.js';
+import { buildZooModel } from '../model/zoo/index.js';
+import { formatIssues } from '../schemas/format.js';
+import { type RunInput, RunInputSchema } from '../schemas/run-input.js';
+import { TrainingSpecSchema } from '../schemas/training-spec.js';
+import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
+import { keys } from '../storage/keys.js';
+import { InvalidRunInputError, RunConflictError } from './errors.js';
+import type { RoundState, SiteRef } from './round-state.js';
+
+export interface PrepareRunDeps {
+  store: BlobStore;
+  modelsBucket: string;
+  /** every site of the deployment */
+  sites: SiteRef[];
+}
+
+export function parseRunInput(raw: unknown, sites: SiteRef[]): RunInput & { runSites: SiteRef[]; minSitesResolved: number } {
+  const parsed = RunInputSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new InvalidRunInputError(`run input is invalid: ${formatIssues(parsed.error)}`, { issues: parsed.error.issues });
+  const input = parsed.data;
+  const known = new Map(sites.map((s) => [s.siteId, s]));
+  const unknown = (input.sites ?? []).filter((s) => !known.has(s));
+  if (unknown.length) throw new InvalidRunInputError(`run input names unknown sites: ${unknown.join(', ')}; this deployment has ${[...known.keys()].join(', ')}`, { unknown });
+  const runSites = input.sites ? input.sites.map((s) => known.get(s)!) : sites;
+  const minSites = input.minSites ?? Math.max(1, Math.ceil(runSites.length / 2));
+  if (minSites > runSites.length) throw new InvalidRunInputError(`minSites is ${minSites} but the run has only ${runSites.length} site(s); use a value from 1 to ${runSites.length}`, { minSites });
+  return { ...input, runSites, minSitesResolved: minSites };
+}
+
+export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionName: string): Promise<RoundState> {
+  const input = parseRunInput(raw, deps.sites);
+  const runId = input.runId ?? executionName;
+  const model = buildZooModel(input.model.zoo, input.model);
+  const loss = input.training.loss ?? (model.metadata['fedrad.loss'] as RunInput['training']['loss']);
+  const trainingSpec = TrainingSpecSchema.parse({ ...input.training, loss });
+  const bytes = encodeModel(model);
+  const modelSha = sha256(bytes);
+  const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha };
+  try {
+    await putOnce(deps.store, deps.modelsBucket, keys.run(runId), `${JSON.stringify(record, null, 1)}\n`, 'application/json');
+  } catch (err) {
+    if (err instanceof ObjectExistsError) throw new RunConflictError(`run '${runId}' already exists with a different input; choose another runId (or start a new execution name)`, { runId }, { cause: err });
+    throw err;
+  }
+  await putOnce(deps.store, deps.modelsBucket, keys.globalModel(runId, 0), bytes, 'application/octet-stream');
+  return {
+    runId,
+    round: 0,
+    rounds: input.rounds,
+    minSites: input.minSitesResolved,
+    modelsBucket: deps.modelsBucket,
+    strategy: input.strategy,
+    trainingSpec: JSON.stringify(trainingSpec),
+    globalModelKey: keys.globalModel(runId, 0),
+    globalModelSha256: modelSha,
+    sites: input.runSites,
+    lastRound: null,
+  };
+}

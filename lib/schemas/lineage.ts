@@ -1,0 +1,29 @@
+// Lineage of one global model: enough to audit a run from these records alone.
+import { z } from 'zod';
+import { StrategySchema } from './run-input.js';
+import { SiteMetricsSchema } from './update-manifest.js';
+
+export const SiteOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({ siteId: z.string(), status: z.literal('accepted'), sampleCount: z.number().int(), weight: z.number(), updateSha256: z.string(), globalMetrics: SiteMetricsSchema, localMetrics: SiteMetricsSchema }).strict(),
+  z.object({ siteId: z.string(), status: z.literal('rejected'), reasons: z.array(z.object({ code: z.string(), message: z.string() }).strict()) }).strict(),
+  z.object({ siteId: z.string(), status: z.literal('failed'), error: z.string(), cause: z.string() }).strict(),
+]);
+export type SiteOutcome = z.infer<typeof SiteOutcomeSchema>;
+
+export const LineageSchema = z
+  .object({
+    version: z.literal(1),
+    runId: z.string(),
+    /** the model this record describes */
+    round: z.number().int(),
+    modelSha256: z.string(),
+    parentRound: z.number().int(),
+    parentSha256: z.string(),
+    strategy: StrategySchema,
+    sites: z.array(SiteOutcomeSchema),
+    /** sample-weighted metrics of the parent model on the accepted sites' validation splits */
+    parentMetrics: SiteMetricsSchema,
+    privacy: z.null(),
+  })
+  .strict();
+export type Lineage = z.infer<typeof LineageSchema>;

@@ -1,0 +1,17 @@
+// State names of the two workflows. Researchers read them in the Step Functions console, and the
+// local runner keys its task overrides by them: one list for both.
+export const RUN_STATES = {
+  prepare: 'Prepare run',
+  round: 'Run round',
+  nextRound: 'Next round?',
+  finish: 'Finish run',
+  failed: 'Run failed',
+} as const;
+
+export const ROUND_STATES = {
+  map: 'Train at each site',
+  train: 'Train at site',
+  validate: 'Validate update',
+  recordFailure: 'Record failed site',
+  aggregate: 'Aggregate round',
+} as const;
