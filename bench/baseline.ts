@@ -23,7 +23,7 @@ const started = performance.now();
 const dir = await mkdtemp(join(tmpdir(), 'fedrad-baseline-'));
 try {
   const fed = await synthesizeFederation({ out: dir, sites: Number(values.sites), seed: Number(values.seed), minImages: Number(values['min-images']), maxImages: Number(values['max-images']), testImages: Number(values['test-images']) });
-  const b = await computeBaselines({ federationDir: dir, siteIds: fed.sites.map((s) => s.siteId), zoo: values.zoo, spec: { epochs: Number(values.epochs) }, log: (m) => process.stderr.write(`${m}\n`) });
+  const b = await computeBaselines({ sites: fed.sites.map((s) => ({ siteId: s.siteId, dataDir: join(s.dir, 'data') })), testDataDir: join(fed.test.dir, 'data'), zoo: values.zoo, spec: { epochs: Number(values.epochs) }, log: (m) => process.stderr.write(`${m}\n`) });
   const round = (v: number) => Math.round(v * 10000) / 10000;
   console.log(JSON.stringify({
     metric: b.metric, centralized: round(b.centralized), siteAlone: Object.fromEntries(Object.entries(b.siteAlone).map(([k, v]) => [k, round(v)])), siteAloneMean: round(b.siteAloneMean),

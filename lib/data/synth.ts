@@ -169,6 +169,8 @@ export interface SynthOptions {
   maxImages?: number;
   testImages?: number;
   inputSize?: number;
+  /** where a site's folder (holding data/) goes; default <out>/<siteId> */
+  siteDir?: (siteId: string) => string;
 }
 
 export interface SynthResult {
@@ -181,7 +183,7 @@ export async function synthesizeFederation(o: SynthOptions): Promise<SynthResult
   const profiles = siteProfiles(o.sites, o.seed, o.minImages, o.maxImages);
   const sites: SynthResult['sites'] = [];
   for (const [i, profile] of profiles.entries()) {
-    const dir = join(o.out, profile.siteId);
+    const dir = o.siteDir ? o.siteDir(profile.siteId) : join(o.out, profile.siteId);
     const rng = new Random(o.seed * 1000 + i + 1);
     const r = await writeSite({ dir, siteId: profile.siteId, images: profile.images, rng, profileOf: () => profile, inputSize, validationFraction: 0.2 });
     sites.push({ siteId: profile.siteId, dir, ...r, profile });

@@ -1,11 +1,9 @@
 // The numbers federated runs are measured against: the zoo classifier trained on all sites' data
 // pooled (centralized, which federation cannot see in practice) and on each site's data alone,
 // each scored on the federation's held-out test set.
-import { join } from 'node:path';
 import type { ArrayDataset } from '../data/synthetic-arrays.js';
 import { FolderDataSource } from '../data/data-source.js';
 import { loadSiteDataset } from '../data/load-dataset.js';
-import { TEST_SITE_ID } from '../data/synth.js';
 import { evaluateModel } from '../model/evaluate.js';
 import type { Metrics } from '../model/metrics.js';
 import { trainModel } from '../model/trainer.js';
@@ -13,9 +11,10 @@ import { buildZooModel } from '../model/zoo/index.js';
 import { type TrainingSpec, TrainingSpecSchema } from '../schemas/training-spec.js';
 
 export interface BaselineOptions {
-  /** folder written by `fedrad data synth` (one folder per site, plus test/) */
-  federationDir: string;
-  siteIds: string[];
+  /** each site's data/ folder */
+  sites: Array<{ siteId: string; dataDir: string }>;
+  /** the held-out test set's data/ folder */
+  testDataDir: string;
   zoo?: string;
   seed?: number;
   spec?: Partial<TrainingSpec>;
@@ -49,8 +48,8 @@ export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
   const log = o.log ?? (() => {});
   const zoo = o.zoo ?? 'cnn-classifier';
   const sites = new Map<string, ArrayDataset>();
-  for (const id of o.siteIds) sites.set(id, (await loadSiteDataset(new FolderDataSource(join(o.federationDir, id, 'data')))).train);
-  const test = (await loadSiteDataset(new FolderDataSource(join(o.federationDir, TEST_SITE_ID, 'data')))).train;
+  for (const s of o.sites) sites.set(s.siteId, (await loadSiteDataset(new FolderDataSource(s.dataDir))).train);
+  const test = (await loadSiteDataset(new FolderDataSource(o.testDataDir))).train;
   const inputSize = test.imageShape[1];
   const segmentation = zoo === 'unet-segmenter';
   const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, epochs: 5, batchSize: 32, seed: o.seed ?? 0, ...o.spec });

@@ -1,0 +1,220 @@
+// `fedrad simulate`: a whole federation on this machine with the cloud's code. Writes synthetic
+// sites into local buckets, computes the centralized and site-alone baselines on the same data,
+// synthesizes the CDK app, runs its state machines locally (functions in-process, training jobs as
+// child processes with the container's environment), then scores every global model on the
+// held-out test set and writes the report.
+
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FolderDataSource } from '../../lib/data/data-source.js';
+import { loadSiteDataset } from '../../lib/data/load-dataset.js';
+import { synthesizeFederation, TEST_SITE_ID } from '../../lib/data/synth.js';
+import { type Baselines, computeBaselines } from '../../lib/federation/baselines.js';
+import type { RunSummary } from '../../lib/federation/finish-run.js';
+import { loadRunReport } from '../../lib/federation/finish-run.js';
+import { metricOf, renderReportHtml, type RunReport } from '../../lib/federation/report.js';
+import type { RoundState } from '../../lib/federation/round-state.js';
+import { evaluateModel } from '../../lib/model/evaluate.js';
+import { decodeModel } from '../../lib/model/onnx-io.js';
+import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import type { RunInputRaw } from '../../lib/schemas/run-input.js';
+import { FolderBlobStore } from '../../lib/storage/folder-store.js';
+import { keys } from '../../lib/storage/keys.js';
+import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
+import { handler as aggregateRound } from '../../functions/aggregate-round/handler.js';
+import { handler as finishRun } from '../../functions/finish-run/handler.js';
+import { handler as prepareRun } from '../../functions/prepare-run/handler.js';
+import { handler as validateUpdate } from '../../functions/validate-update/handler.js';
+import { synthesizeLocal } from './synth-local.js';
+import { noopLauncher, processLauncher, withFailingSites } from './trainers.js';
+
+export interface SimulateOptions {
+  sites?: number;
+  rounds?: number;
+  model?: 'cnn-classifier' | 'unet-segmenter';
+  strategy?: 'fedavg';
+  seed?: number;
+  /** site jobs at once */
+  concurrency?: number;
+  out?: string;
+  minImages?: number;
+  maxImages?: number;
+  testImages?: number;
+  inputSize?: number;
+  /** local epochs per round (and the baselines train rounds x epochs) */
+  epochs?: number;
+  minSites?: number;
+  trainer?: 'process' | 'noop';
+  /** sites whose training jobs fail (fault injection) */
+  failSites?: string[];
+  baselines?: boolean;
+  runId?: string;
+  onEvent?: (e: WorkflowEvent) => void;
+  log?: (message: string) => void;
+}
+
+export interface SimulationResult {
+  runId: string;
+  rounds: number;
+  sites: number;
+  metric: string;
+  federatedMetric: number | null;
+  centralizedMetric: number | null;
+  siteAloneMeanMetric: number | null;
+  siteAloneMetric: Record<string, number>;
+  seconds: number;
+  status: 'succeeded' | 'failed';
+  error?: string;
+  cause?: string;
+  report: RunReport;
+  reportPath: string;
+  outDir: string;
+  storageRoot: string;
+  modelsBucket: string;
+  summary?: RunSummary;
+}
+
+const FEDERATION = 'local';
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function simulate(o: SimulateOptions = {}): Promise<SimulationResult> {
+  const started = performance.now();
+  const log = o.log ?? (() => {});
+  const siteCount = o.sites ?? 4;
+  const rounds = o.rounds ?? 5;
+  const zoo = o.model ?? 'cnn-classifier';
+  const seed = o.seed ?? 7;
+  const epochs = o.epochs ?? 1;
+  const inputSize = o.inputSize ?? 64;
+  const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
+  const outDir = resolve(o.out ?? '.fedrad/simulate');
+  const storageRoot = join(outDir, 'buckets');
+  const config: DeploymentConfig = {
+    federation: FEDERATION,
+    sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}` })),
+    gpuInstanceTypes: ['g5.xlarge'],
+    maxVcpus: 64,
+    trainingConcurrency: concurrency,
+    jobTimeoutMinutes: 120,
+  };
+  const deployment = synthesizeLocal(config);
+  const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
+
+  // Synthetic data in the site buckets' data/ prefix; reused when the same federation is asked again.
+  const dataKey = JSON.stringify({ siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1 });
+  const marker = join(outDir, 'federation.json');
+  if ((await readJson<{ key: string }>(marker))?.key !== dataKey) {
+    await rm(outDir, { recursive: true, force: true });
+    log(`writing ${siteCount} synthetic sites (DICOM) into ${storageRoot}`);
+    await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => join(storageRoot, bucketOf.get(id)!) });
+    await writeFile(marker, JSON.stringify({ key: dataKey }));
+  } else {
+    // Each run is new: clear earlier runs' models and updates, keep the data.
+    await rm(join(storageRoot, deployment.modelsBucket), { recursive: true, force: true });
+    for (const b of bucketOf.values()) await rm(join(storageRoot, b, 'updates'), { recursive: true, force: true });
+  }
+  const testDataDir = join(outDir, TEST_SITE_ID, 'data');
+
+  let baselines: Baselines | undefined;
+  if (o.baselines ?? true) {
+    const baselineKey = `${dataKey}|${zoo}|${rounds * epochs}`;
+    const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
+    if (cached?.key === baselineKey) baselines = cached.baselines;
+    else {
+      log('computing baselines: centralized and each site alone');
+      baselines = await computeBaselines({
+        sites: deployment.sites.map((s) => ({ siteId: s.siteId, dataDir: join(storageRoot, s.bucket, 'data') })),
+        testDataDir,
+        zoo,
+        spec: { epochs: rounds * epochs },
+        log,
+      });
+      await writeFile(join(outDir, 'baselines.json'), JSON.stringify({ key: baselineKey, baselines }));
+    }
+  }
+
+  // The functions and jobs see what the stack would give them, pointed at the local buckets.
+  const threads = String(Math.max(1, Math.floor(availableParallelism() / concurrency)));
+  Object.assign(process.env, { FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
+  const store = new FolderBlobStore(storageRoot);
+  let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_THREADS: threads });
+  if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
+  const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed }, ...(o.minSites ? { minSites: o.minSites } : {}) };
+  let summary: RunSummary | undefined;
+  let failure: { error: string; cause: string } | undefined;
+  let finalRound = 0;
+  try {
+    summary = (await runLocalWorkflow({
+      definitions: deployment.definitions,
+      handlers: { prepareRun, validateUpdate, aggregateRound, finishRun } as never,
+      launchJob: launcher,
+      input,
+      executionName: runId,
+      onEvent: (e) => {
+        if (e.type === 'round-finished') finalRound = (e.output as RoundState).round;
+        o.onEvent?.(e);
+      },
+    })) as RunSummary;
+    finalRound = summary.rounds;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    failure = nestedFailure(err.error, err.causeText);
+  }
+
+  // Score every global model on the held-out test set (what the sites' metrics cannot show).
+  const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: zoo === 'unet-segmenter' ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
+  const test = (await loadSiteDataset(new FolderDataSource(testDataDir))).train;
+  for (const r of report.rounds) {
+    const model = decodeModel(await store.get(deployment.modelsBucket, keys.globalModel(runId, r.round)));
+    r.testMetric = metricOf((await evaluateModel(model, test)) as unknown as Record<string, number>)?.[1];
+  }
+  if (failure) {
+    report.status = 'failed';
+    report.error = `${failure.error}: ${failure.cause}`;
+  }
+  await mkdir(outDir, { recursive: true });
+  const reportPath = join(outDir, 'report.html');
+  await writeFile(reportPath, renderReportHtml(report));
+  await writeFile(join(outDir, 'report.json'), `${JSON.stringify({ ...report, baselines }, null, 1)}\n`);
+  return {
+    runId,
+    rounds: finalRound,
+    sites: siteCount,
+    metric: report.metric,
+    federatedMetric: report.rounds.at(-1)?.testMetric ?? null,
+    centralizedMetric: baselines?.centralized ?? null,
+    siteAloneMeanMetric: baselines?.siteAloneMean ?? null,
+    siteAloneMetric: baselines?.siteAlone ?? {},
+    seconds: (performance.now() - started) / 1000,
+    status: failure ? 'failed' : 'succeeded',
+    error: failure?.error,
+    cause: failure?.cause,
+    report,
+    reportPath,
+    outDir,
+    storageRoot,
+    modelsBucket: deployment.modelsBucket,
+    summary,
+  };
+}
+
+/** A failed round surfaces in the run as States.TaskFailed whose cause holds the round's own error. */
+function nestedFailure(error: string, cause: string): { error: string; cause: string } {
+  try {
+    const inner = JSON.parse(cause) as { Error?: string; Cause?: string };
+    if (inner.Error) return { error: inner.Error, cause: inner.Cause ?? '' };
+  } catch {
+    // not JSON: keep as is
+  }
+  return { error, cause };
+}
+

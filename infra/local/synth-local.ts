@@ -1,0 +1,53 @@
+// Synthesizes the CDK app in-process for a local run (no bundling, no AWS account) and returns the
+// run and round state machines' ASL, resolved to local ARNs, plus the local names of the buckets
+// and job definitions the functions' environment would carry in the cloud.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnResource } from 'aws-cdk-lib';
+import type { SiteRef } from '../../lib/federation/round-state.js';
+import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import type { WorkflowDefinitions } from '../../lib/workflow/local-runner.js';
+import { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, stateMachineDefinition } from '../../lib/workflow/resolve-template.js';
+import { buildFedrad } from '../fedrad.js';
+
+export interface LocalDeployment {
+  definitions: WorkflowDefinitions;
+  modelsBucket: string;
+  sites: SiteRef[];
+  template: CfnTemplate;
+}
+
+export const localBucket = (federation: string, siteId: string) => `fedrad-${federation}-${siteId}`;
+export const localModelsBucket = (federation: string) => `fedrad-${federation}-models`;
+
+export function synthesizeLocal(config: DeploymentConfig): LocalDeployment {
+  const outdir = mkdtempSync(join(tmpdir(), 'fedrad-synth-'));
+  try {
+    const app = new App({
+      outdir,
+      context: {
+        'aws:cdk:bundling-stacks': [], // the functions run in-process locally: no esbuild bundles
+        '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+        '@aws-cdk/aws-batch:defaultToAL2023': true,
+      },
+    });
+    const stacks = buildFedrad(app, config);
+    const assembly = app.synth();
+    const orchestration = stacks.orchestration;
+    const template = assembly.getStackByName(orchestration.stackName).template as CfnTemplate;
+    const logicalId = (c: { node: { defaultChild?: unknown } }) => orchestration.getLogicalId(c.node.defaultChild as CfnResource);
+    const definitions = {
+      run: stateMachineDefinition(template, logicalId(orchestration.workflow.runMachine)),
+      round: stateMachineDefinition(template, logicalId(orchestration.workflow.roundMachine)),
+    };
+    return {
+      definitions,
+      template,
+      modelsBucket: localModelsBucket(config.federation),
+      sites: config.sites.map((s) => ({ siteId: s.id, bucket: localBucket(config.federation, s.id), jobDefinitionArn: `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/fedrad-${config.federation}-${s.id}:1` })),
+    };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

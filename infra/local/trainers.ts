@@ -1,0 +1,52 @@
+// Local stand-ins for AWS Batch: a child process running the training entrypoint with the
+// container's environment contract, or (for measuring orchestration alone) an in-process no-op
+// trainer that writes a valid zero update.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { floatTensor } from '../../lib/model/graph.js';
+import { decodeModel, sha256 } from '../../lib/model/onnx-io.js';
+import { encodeSafetensors } from '../../lib/model/safetensors.js';
+import { updatableInitializers } from '../../lib/federation/update.js';
+import type { JobLauncher } from '../../lib/workflow/local-runner.js';
+import type { UpdateManifest } from '../../lib/schemas/update-manifest.js';
+import type { BlobStore } from '../../lib/storage/blob-store.js';
+import { keys } from '../../lib/storage/keys.js';
+
+const ENTRYPOINT = join(import.meta.dirname, '..', '..', 'functions', 'train-site', 'main.ts');
+
+export function processLauncher(baseEnv: Record<string, string>, log?: (siteId: string, line: string) => void): JobLauncher {
+  return (job) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', ENTRYPOINT], { env: { ...process.env, ...baseEnv, ...job.environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => log?.(job.environment.FEDRAD_SITE_ID, d.toString().trimEnd()));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-4000);
+      });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`training job ${job.jobName} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}`))));
+    });
+}
+
+export function noopLauncher(store: BlobStore): JobLauncher {
+  return async ({ environment: env }) => {
+    const bytes = await store.get(env.FEDRAD_MODELS_BUCKET, env.FEDRAD_GLOBAL_MODEL_KEY);
+    const round = Number(env.FEDRAD_ROUND);
+    const zeros = new Map([...updatableInitializers(decodeModel(bytes))].map(([name, t]) => [name, floatTensor(t.dims)]));
+    const update = encodeSafetensors(zeros);
+    const manifest: UpdateManifest = {
+      version: 1, siteId: env.FEDRAD_SITE_ID, runId: env.FEDRAD_RUN_ID, round, baseModelSha256: sha256(bytes), updateSha256: sha256(update),
+      sampleCount: 1, globalMetrics: {}, localMetrics: {}, trainLoss: 0, steps: 0, executionProvider: 'none', seconds: 0,
+    };
+    await store.put(env.FEDRAD_SITE_BUCKET, keys.update(env.FEDRAD_RUN_ID, round), update);
+    await store.put(env.FEDRAD_SITE_BUCKET, keys.updateManifest(env.FEDRAD_RUN_ID, round), JSON.stringify(manifest), { ifNoneMatch: true });
+  };
+}
+
+/** Makes the named sites' jobs fail, as a crashed container would. */
+export function withFailingSites(launcher: JobLauncher, failSites: readonly string[]): JobLauncher {
+  return async (job) => {
+    if (failSites.includes(job.environment.FEDRAD_SITE_ID)) throw new Error(`injected failure of site ${job.environment.FEDRAD_SITE_ID}`);
+    return launcher(job);
+  };
+}

@@ -1,0 +1,170 @@
+// Runs the synthesized run and round state machines on this machine with aws-local-stepfunctions.
+// Task states are overridden by state name: Lambda states call the same handler functions the
+// cloud runs, the Batch state runs a site's training job through the given launcher, and the
+// child-execution state runs the round machine locally, shaped like startExecution.sync:2.
+import './polyfill.js';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { FedradError } from '../errors.js';
+import { ROUND_STATES, RUN_STATES } from './state-names.js';
+
+type Json = unknown;
+export type Handler = (event: Json) => Promise<Json>;
+
+export interface TrainingJobRequest {
+  jobName: string;
+  jobDefinition: string;
+  environment: Record<string, string>;
+}
+
+/** Runs one site's training job; resolves when it succeeded, rejects with the reason otherwise. */
+export type JobLauncher = (job: TrainingJobRequest) => Promise<void>;
+
+export interface WorkflowDefinitions {
+  run: StateMachineDefinition;
+  round: StateMachineDefinition;
+}
+
+export interface LocalHandlers {
+  prepareRun: Handler;
+  validateUpdate: Handler;
+  aggregateRound: Handler;
+  finishRun: Handler;
+}
+
+export type WorkflowEvent =
+  | { type: 'job-started'; siteId: string; round: number }
+  | { type: 'job-finished'; siteId: string; round: number; ok: boolean; error?: string }
+  | { type: 'site-validated'; siteId: string; round: number; status: string }
+  | { type: 'round-finished'; round: number; output: Json }
+  | { type: 'run-prepared'; output: Json };
+
+export interface LocalRunOptions {
+  definitions: WorkflowDefinitions;
+  handlers: LocalHandlers;
+  launchJob: JobLauncher;
+  input: Json;
+  executionName: string;
+  onEvent?: (e: WorkflowEvent) => void;
+}
+
+/** The run failed as a Step Functions execution would: an error name and a cause. */
+export class WorkflowFailedError extends FedradError {
+  constructor(readonly error: string, readonly causeText: string) {
+    super(`the run failed with ${error}: ${causeText}`, { error, cause: causeText });
+  }
+}
+
+function taskError(name: string, cause: string): Error {
+  const e = new Error(cause);
+  e.name = name;
+  return e;
+}
+
+/** The ASL error and cause of a failed local execution. */
+export function describeFailure(err: unknown): { error: string; cause: string } {
+  const inner = err instanceof ExecutionError ? ((err as Error & { cause?: unknown }).cause ?? err) : err;
+  const e = inner as Error;
+  return { error: e?.name ?? 'Error', cause: e?.message ?? String(inner) };
+}
+
+/** Task states without TimeoutSeconds time out after 60 s in aws-local-stepfunctions; ours set it. */
+export function checkTimeouts(def: StateMachineDefinition, where: string): void {
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task' && state.TimeoutSeconds === undefined) throw new FedradError(`${where}: task state '${name}' sets no TimeoutSeconds`, { state: name });
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(def.States as unknown as Record<string, Record<string, unknown>>);
+}
+
+const envArray = (env: Array<{ Name: string; Value: string }>) => Object.fromEntries(env.map((e) => [e.Name, String(e.Value)]));
+
+export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
+  const { definitions, handlers, onEvent = () => {} } = opts;
+  checkTimeouts(definitions.run, 'run state machine');
+  checkTimeouts(definitions.round, 'round state machine');
+  const validation = { checkPaths: true, checkArn: true };
+  const roundMachine = new StateMachine(definitions.round, { validationOptions: validation });
+  const runMachine = new StateMachine(definitions.run, { validationOptions: validation });
+  // Retries wait their full interval in the cloud; locally a short pause keeps runs fast.
+  const noWait = (def: StateMachineDefinition) => Object.fromEntries(stateNames(def).map((n) => [n, 10]));
+  let roundCounter = 0;
+
+  const roundOverrides = {
+    [ROUND_STATES.train]: async (input: Json) => {
+      const p = input as { JobName: string; JobDefinition: string; ContainerOverrides?: { Environment?: Array<{ Name: string; Value: string }> } };
+      const environment = envArray(p.ContainerOverrides?.Environment ?? []);
+      const siteId = environment.FEDRAD_SITE_ID;
+      const round = Number(environment.FEDRAD_ROUND);
+      onEvent({ type: 'job-started', siteId, round });
+      try {
+        await opts.launchJob({ jobName: p.JobName, jobDefinition: p.JobDefinition, environment });
+      } catch (err) {
+        const reason = (err as Error).message;
+        onEvent({ type: 'job-finished', siteId, round, ok: false, error: reason });
+        // A failed Batch job reaches a .sync task as States.TaskFailed.
+        throw taskError('States.TaskFailed', JSON.stringify({ JobName: p.JobName, Status: 'FAILED', StatusReason: reason.slice(0, 1000) }));
+      }
+      onEvent({ type: 'job-finished', siteId, round, ok: true });
+      return { JobId: `local-${p.JobName}`, JobName: p.JobName, JobDefinition: p.JobDefinition, Status: 'SUCCEEDED' };
+    },
+    [ROUND_STATES.validate]: async (input: Json) => {
+      const out = (await handlers.validateUpdate(input)) as { siteId: string; status: string };
+      onEvent({ type: 'site-validated', siteId: out.siteId, round: (input as { round: number }).round, status: out.status });
+      return out;
+    },
+    [ROUND_STATES.aggregate]: (input: Json) => handlers.aggregateRound(input),
+  };
+
+  const runOverrides = {
+    [RUN_STATES.prepare]: async (input: Json) => {
+      const out = await handlers.prepareRun(input);
+      onEvent({ type: 'run-prepared', output: out });
+      return out;
+    },
+    [RUN_STATES.finish]: (input: Json) => handlers.finishRun(input),
+    [RUN_STATES.round]: async (input: Json) => {
+      const p = input as { StateMachineArn: string; Input: Json };
+      const name = `${opts.executionName}-round-${++roundCounter}`;
+      const execution = roundMachine.run(p.Input as never, {
+        overrides: { taskResourceLocalHandlers: roundOverrides as never, retryIntervalOverrides: noWait(definitions.round) },
+        context: { Execution: { Id: `local:${name}`, Name: name, Input: p.Input, StartTime: new Date().toISOString() } } as never,
+      });
+      try {
+        const output = await execution.result;
+        onEvent({ type: 'round-finished', round: (output as { round: number }).round, output });
+        // startExecution.sync:2 returns the child's description with its output as JSON.
+        return { ExecutionArn: `local:${name}`, StateMachineArn: p.StateMachineArn, Status: 'SUCCEEDED', Output: output };
+      } catch (err) {
+        const f = describeFailure(err);
+        throw taskError('States.TaskFailed', JSON.stringify({ ExecutionArn: `local:${name}`, Status: 'FAILED', Error: f.error, Cause: f.cause }));
+      }
+    },
+  };
+
+  const execution = runMachine.run(opts.input as never, {
+    overrides: { taskResourceLocalHandlers: runOverrides as never, retryIntervalOverrides: noWait(definitions.run) },
+    context: { Execution: { Id: `local:${opts.executionName}`, Name: opts.executionName, Input: opts.input, StartTime: new Date().toISOString() } } as never,
+  });
+  try {
+    return await execution.result;
+  } catch (err) {
+    const f = describeFailure(err);
+    throw new WorkflowFailedError(f.error, f.cause);
+  }
+}
+
+function stateNames(def: StateMachineDefinition): string[] {
+  const out: string[] = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      out.push(name);
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(def.States as unknown as Record<string, Record<string, unknown>>);
+  return out;
+}
