@@ -50,6 +50,8 @@ export interface SimulateOptions {
   failSites?: string[];
   baselines?: boolean;
   runId?: string;
+  /** local training overrides (the baselines use the same optimizer) */
+  learningRate?: number;
   onEvent?: (e: WorkflowEvent) => void;
   log?: (message: string) => void;
 }
@@ -93,6 +95,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const zoo = o.model ?? 'cnn-classifier';
   const seed = o.seed ?? 7;
   const epochs = o.epochs ?? 1;
+  const learningRate = o.learningRate ?? 2e-3;
   const inputSize = o.inputSize ?? 64;
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
@@ -125,7 +128,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
-    const baselineKey = `${dataKey}|${zoo}|${rounds * epochs}`;
+    const baselineKey = `${dataKey}|${zoo}|${rounds * epochs}|${learningRate}`;
     const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
     if (cached?.key === baselineKey) baselines = cached.baselines;
     else {
@@ -134,7 +137,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         sites: deployment.sites.map((s) => ({ siteId: s.siteId, dataDir: join(storageRoot, s.bucket, 'data') })),
         testDataDir,
         zoo,
-        spec: { epochs: rounds * epochs },
+        spec: { epochs: rounds * epochs, optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
       });
       await writeFile(join(outDir, 'baselines.json'), JSON.stringify({ key: baselineKey, baselines }));
@@ -148,7 +151,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_THREADS: threads });
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed }, ...(o.minSites ? { minSites: o.minSites } : {}) };
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;

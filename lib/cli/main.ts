@@ -3,8 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { FedradError } from '../errors.js';
 import { addDataCommands } from './data-commands.js';
 import { addModelCommands } from './model-commands.js';
+import { addSimulateCommand, type SimulateFn } from './simulate-command.js';
 
-export function buildProgram(): Command {
+export interface CliDeps {
+  /** the local federation runner, wired by the entry point (it needs the CDK app and the functions) */
+  simulate?: SimulateFn;
+}
+
+export function buildProgram(deps: CliDeps = {}): Command {
   const program = new Command('fedrad')
     .description('Federated learning for medical imaging: train a shared model across hospital sites without moving their scans.')
     .version('0.1.0')
@@ -12,13 +18,14 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   addModelCommands(program);
   addDataCommands(program);
+  if (deps.simulate) addSimulateCommand(program, deps.simulate);
   return program;
 }
 
 /** Runs the CLI; returns the process exit code (errors are printed, not thrown). */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(deps).parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;

@@ -5,7 +5,7 @@ import { DataIntegrityError, DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
 import { decodeDicomImage, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
-import { resample, resampleMask } from './preprocess.js';
+import { resample, resampleMask, standardize } from './preprocess.js';
 import { isImagePath, isMaskPath, MANIFEST_PATH } from './site-layout.js';
 import type { ArrayDataset } from './synthetic-arrays.js';
 
@@ -53,7 +53,7 @@ function decodeSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Arra
   const windowed = new Float32Array(per);
   for (let f = 0; f < img.frames; f++) {
     windowedFrame(img, f, manifest.window ?? img.window ?? rangeWindowOf(img, f), windowed);
-    resample(windowed, img.rows, img.columns, size, images.subarray(f * size * size, (f + 1) * size * size));
+    standardize(resample(windowed, img.rows, img.columns, size, images.subarray(f * size * size, (f + 1) * size * size)));
   }
   let masks: Float32Array | undefined;
   if (maskBytes && file.mask) {

@@ -136,3 +136,19 @@ export function resampleMask(src: Float32Array, rows: number, columns: number, s
   for (let i = 0; i < out.length; i++) out[i] = out[i] >= 0.5 ? 1 : 0;
   return out;
 }
+
+/**
+ * Per-image standardization: zero mean, unit variance. Removes scanner intensity offsets and gain
+ * between sites, whose batch statistics would otherwise differ from the federation's (a known
+ * failure of BatchNorm under non-IID federated training).
+ */
+export function standardize(image: Float32Array): Float32Array {
+  let mean = 0;
+  for (let i = 0; i < image.length; i++) mean += image[i];
+  mean /= image.length;
+  let v = 0;
+  for (let i = 0; i < image.length; i++) v += (image[i] - mean) ** 2;
+  const inv = 1 / Math.sqrt(v / image.length + 1e-6);
+  for (let i = 0; i < image.length; i++) image[i] = (image[i] - mean) * inv;
+  return image;
+}

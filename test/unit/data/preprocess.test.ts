@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyWindow, resample, resampleMask } from '../../../lib/data/preprocess.js';
+import { applyWindow, resample, resampleMask, standardize } from '../../../lib/data/preprocess.js';
 
 describe('preprocessing', () => {
   it('windows with the DICOM linear function, clamped, inverted for MONOCHROME1', () => {
@@ -24,5 +24,15 @@ describe('preprocessing', () => {
     expect(Array.from(up.slice(0, 4))).toEqual([0, 0.25, 0.75, 1]);
     expect(Array.from(resampleMask(Float32Array.from([1, 1, 1, 0]), 2, 2, 1))).toEqual([1]);
     expect(Array.from(resampleMask(Float32Array.from([1, 0, 0, 0]), 2, 2, 1))).toEqual([0]);
+  });
+});
+
+describe('standardize', () => {
+  it('gives each image zero mean and unit variance, whatever its offset and gain', () => {
+    const a = standardize(Float32Array.from([1, 2, 3, 4]));
+    const b = standardize(Float32Array.from([1, 2, 3, 4].map((v) => 10 + 3 * v)));
+    for (let i = 0; i < 4; i++) expect(b[i]).toBeCloseTo(a[i], 5);
+    expect(a.reduce((x, y) => x + y, 0)).toBeCloseTo(0, 6);
+    expect(a.reduce((x, y) => x + y * y, 0) / 4).toBeCloseTo(1, 4);
   });
 });

@@ -1,0 +1,143 @@
+// `fedrad simulate`: options, progress while it runs, the summary table and the JSON line.
+// The simulation itself is injected by the entry point (it wires the CDK app and the functions).
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import type { RoundReport } from '../federation/report.js';
+import type { WorkflowEvent } from '../workflow/local-runner.js';
+
+export interface SimulateCliOptions {
+  sites: number;
+  rounds: number;
+  model: 'cnn-classifier' | 'unet-segmenter';
+  strategy: 'fedavg';
+  seed: number;
+  concurrency?: number;
+  out: string;
+  epochs: number;
+  minImages: number;
+  maxImages: number;
+  minSites?: number;
+  failSites?: string[];
+  json?: boolean;
+  onEvent?: (e: WorkflowEvent) => void;
+  log?: (m: string) => void;
+}
+
+export interface SimulateCliResult {
+  runId: string;
+  rounds: number;
+  sites: number;
+  metric: string;
+  federatedMetric: number | null;
+  centralizedMetric: number | null;
+  siteAloneMeanMetric: number | null;
+  siteAloneMetric: Record<string, number>;
+  seconds: number;
+  status: 'succeeded' | 'failed';
+  error?: string;
+  cause?: string;
+  reportPath: string;
+  report: { rounds: RoundReport[] };
+}
+
+export type SimulateFn = (o: SimulateCliOptions) => Promise<SimulateCliResult>;
+
+const int = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
+  return n;
+};
+
+class Progress {
+  private readonly bar?: cliProgress.SingleBar;
+  private readonly state = new Map<string, string>();
+  private round = 0;
+
+  constructor(private readonly total: number, private readonly rounds: number, private readonly quiet: boolean) {
+    if (!quiet && process.stderr.isTTY) {
+      this.bar = new cliProgress.SingleBar({ format: 'round {round}/{rounds} [{bar}] {value}/{total} site-rounds | {sites}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+      this.bar.start(total, 0, { round: 1, rounds, sites: '' });
+    }
+  }
+
+  private line(): string {
+    return [...this.state].sort().map(([s, v]) => `${s} ${v}`).join('  ');
+  }
+
+  onEvent = (e: WorkflowEvent) => {
+    if (e.type === 'job-started') {
+      this.round = e.round + 1;
+      this.state.set(e.siteId, 'training');
+    } else if (e.type === 'job-finished' && !e.ok) {
+      this.state.set(e.siteId, 'FAILED');
+      this.bar?.increment();
+    } else if (e.type === 'job-finished') this.state.set(e.siteId, 'validating');
+    else if (e.type === 'site-validated') {
+      this.state.set(e.siteId, e.status);
+      this.bar?.increment();
+    } else if (e.type === 'round-finished') {
+      if (!this.bar && !this.quiet) process.stderr.write(`round ${e.round}/${this.rounds} done: ${this.line()}\n`);
+    }
+    this.bar?.update({ round: this.round, rounds: this.rounds, sites: this.line() });
+  };
+
+  log = (m: string) => {
+    if (this.quiet) return;
+    if (this.bar) this.bar.update({ sites: m.slice(0, 60) });
+    else process.stderr.write(`${m}\n`);
+  };
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+const f4 = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(4));
+
+export function summaryTable(r: SimulateCliResult): string {
+  const sites = [...new Set(r.report.rounds.flatMap((x) => Object.keys(x.siteMetrics)))].sort();
+  const head = ['round', 'accepted', 'rejected', 'failed', `test ${r.metric}`, 'sites (weighted)', ...sites];
+  const rows = r.report.rounds.map((x) => [String(x.round), String(x.accepted.length), String(x.rejected.length), String(x.failed.length), f4(x.testMetric), f4(x.globalMetric), ...sites.map((s) => f4(x.siteMetrics[s]))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const fmt = (row: string[]) => row.map((c, i) => c.padStart(widths[i])).join('  ');
+  const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+  lines.push('', `(sites' columns: the incoming global model on each site's validation split, as the sites reported it)`);
+  lines.push(`federated ${r.metric} ${f4(r.federatedMetric)}   centralized ${f4(r.centralizedMetric)}   site-alone mean ${f4(r.siteAloneMeanMetric)} (${Object.entries(r.siteAloneMetric).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', ')})`);
+  if (r.status === 'failed') lines.push(`run FAILED: ${r.error}: ${r.cause}`);
+  lines.push(`report: ${r.reportPath}   (${r.seconds.toFixed(1)} s)`);
+  return lines.join('\n');
+}
+
+export function addSimulateCommand(program: Command, simulate: SimulateFn): void {
+  program
+    .command('simulate')
+    .description('run a whole federation on this machine: the same state machine, functions and training job as the cloud, on synthetic DICOM sites')
+    .option('--sites <n>', 'number of sites', int('--sites', 1, 50), 4)
+    .option('--rounds <n>', 'federated rounds', int('--rounds', 1, 1000), 5)
+    .addOption(new Option('--model <zoo>', 'zoo model').choices(['cnn-classifier', 'unet-segmenter']).default('cnn-classifier'))
+    .addOption(new Option('--strategy <name>', 'aggregation strategy').choices(['fedavg']).default('fedavg'))
+    .option('--seed <n>', 'seed of the synthetic data', int('--seed', 0, 2 ** 31), 7)
+    .option('--concurrency <n>', 'site jobs at once (default: the cores, at most the sites)', int('--concurrency', 1, 50))
+    .option('--epochs <n>', 'local epochs per round', int('--epochs', 1, 100), 1)
+    .option('--min-images <n>', 'images at the smallest site', int('--min-images', 10, 100000), 100)
+    .option('--max-images <n>', 'images at the largest site', int('--max-images', 10, 100000), 1000)
+    .option('--min-sites <n>', 'accepted updates a round needs', int('--min-sites', 1, 50))
+    .option('--fail-sites <ids>', 'comma-separated sites whose training jobs fail (fault injection)', (v: string) => v.split(',').filter(Boolean))
+    .option('--out <dir>', 'output folder (buckets, report)', '.fedrad/simulate')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: SimulateCliOptions) => {
+      const progress = new Progress(o.sites * o.rounds, o.rounds, Boolean(o.json));
+      let result: SimulateCliResult;
+      try {
+        result = await simulate({ ...o, onEvent: progress.onEvent, log: progress.log });
+      } finally {
+        progress.stop();
+      }
+      if (!o.json) process.stdout.write(`\n${summaryTable(result)}\n`);
+      else {
+        const { report: _report, ...rest } = result;
+        process.stdout.write(`${JSON.stringify(rest)}\n`);
+      }
+      if (result.status === 'failed') process.exitCode = 3;
+    });
+}
