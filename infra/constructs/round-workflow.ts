@@ -86,8 +86,10 @@ export class RoundWorkflow extends Construct {
       globalModelKey: $.stringAt('$.globalModelKey'),
       globalModelSha256: $.stringAt('$.globalModelSha256'),
     }));
+    // The error name only: a failed Batch job's cause is its whole job description (kilobytes),
+    // and 50 of them would strain the 256 KiB payload; the job's logs keep the details.
     const recordFailure = new sfn.Pass(this, ROUND_STATES.recordFailure, {
-      parameters: { siteId: $.stringAt('$.site.siteId'), status: 'failed', error: $.stringAt('$.error.Error'), cause: $.stringAt('$.error.Cause') },
+      parameters: { siteId: $.stringAt('$.site.siteId'), status: 'failed', error: $.stringAt('$.error.Error') },
     });
     train.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     validate.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });

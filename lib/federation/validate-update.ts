@@ -24,9 +24,17 @@ async function readOrUndefined(store: BlobStore, bucket: string, key: string): P
   }
 }
 
+/** Reasons kept per update, and message length: 50 rejected sites stay far below Step Functions' 256 KiB. */
+export const MAX_REASONS = 5;
+export const MAX_MESSAGE = 240;
+
 export async function validateUpdate(store: BlobStore, input: ValidateInput): Promise<SiteOutcome> {
   const reasons: Reason[] = [];
-  const reject = (): SiteOutcome => ({ siteId: input.siteId, status: 'rejected', reasons });
+  const reject = (): SiteOutcome => {
+    const kept = reasons.slice(0, MAX_REASONS).map((r) => ({ code: r.code, message: r.message.length > MAX_MESSAGE ? `${r.message.slice(0, MAX_MESSAGE - 1)}…` : r.message }));
+    if (reasons.length > MAX_REASONS) kept.push({ code: 'more', message: `and ${reasons.length - MAX_REASONS} more problem(s)` });
+    return { siteId: input.siteId, status: 'rejected', reasons: kept };
+  };
   const manifestBytes = await readOrUndefined(store, input.siteBucket, keys.updateManifest(input.runId, input.round));
   if (!manifestBytes) {
     reasons.push({ code: 'missing-manifest', message: `no update manifest at s3://${input.siteBucket}/${keys.updateManifest(input.runId, input.round)}` });
