@@ -48,6 +48,8 @@ export interface SimulateOptions {
   trainer?: 'process' | 'noop';
   /** sites whose training jobs fail (fault injection) */
   failSites?: string[];
+  /** wraps the job launcher (fault injection in tests) */
+  wrapLauncher?: (launcher: JobLauncher) => JobLauncher;
   baselines?: boolean;
   runId?: string;
   /** local training overrides (the baselines use the same optimizer) */
@@ -150,6 +152,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const store = new FolderBlobStore(storageRoot);
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_THREADS: threads });
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
+  if (o.wrapLauncher) launcher = o.wrapLauncher(launcher);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
   const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}) };
   let summary: RunSummary | undefined;

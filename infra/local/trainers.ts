@@ -1,6 +1,6 @@
 // Local stand-ins for AWS Batch: a child process running the training entrypoint with the
 // container's environment contract, or (for measuring orchestration alone) an in-process no-op
-// trainer that writes a valid zero update.
+// trainer that writes a valid, tiny, constant update.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { floatTensor } from '../../lib/model/graph.js';
@@ -32,8 +32,10 @@ export function noopLauncher(store: BlobStore): JobLauncher {
   return async ({ environment: env }) => {
     const bytes = await store.get(env.FEDRAD_MODELS_BUCKET, env.FEDRAD_GLOBAL_MODEL_KEY);
     const round = Number(env.FEDRAD_ROUND);
-    const zeros = new Map([...updatableInitializers(decodeModel(bytes))].map(([name, t]) => [name, floatTensor(t.dims)]));
-    const update = encodeSafetensors(zeros);
+    // A tiny constant step per site (not zero), so that which sites are aggregated shows in the result.
+    const step = 1e-4 * (1 + [...env.FEDRAD_SITE_ID].reduce((a, c) => a + c.charCodeAt(0), 0) % 17);
+    const deltas = new Map([...updatableInitializers(decodeModel(bytes))].map(([name, t]) => [name, floatTensor(t.dims, new Float32Array(t.data.length).fill(step))]));
+    const update = encodeSafetensors(deltas);
     const manifest: UpdateManifest = {
       version: 1, siteId: env.FEDRAD_SITE_ID, runId: env.FEDRAD_RUN_ID, round, baseModelSha256: sha256(bytes), updateSha256: sha256(update),
       sampleCount: 1, globalMetrics: {}, localMetrics: {}, trainLoss: 0, steps: 0, executionProvider: 'none', seconds: 0,

@@ -85,7 +85,12 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
     privacy: null,
   };
-  await putOnce(store, input.modelsBucket, keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, 'application/json');
+  try {
+    await putOnce(store, input.modelsBucket, keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, 'application/json');
+  } catch (err) {
+    if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`the lineage of model ${nextRound} of run ${input.runId} already exists with different content; it is never overwritten`, { key: keys.lineage(input.runId, nextRound) }, { cause: err });
+    throw err;
+  }
   const { outcomes: _outcomes, ...state } = input;
   return {
     ...state,
