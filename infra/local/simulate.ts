@@ -68,6 +68,8 @@ export interface SimulationResult {
   siteAloneMeanMetric: number | null;
   siteAloneMetric: Record<string, number>;
   seconds: number;
+  /** time inside the state machines (training jobs included), without data, baselines and scoring */
+  workflowSeconds: number;
   status: 'succeeded' | 'failed';
   error?: string;
   cause?: string;
@@ -158,6 +160,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;
+  const workflowStarted = performance.now();
   try {
     summary = (await runLocalWorkflow({
       definitions: deployment.definitions,
@@ -175,6 +178,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     if (!(err instanceof WorkflowFailedError)) throw err;
     failure = nestedFailure(err.error, err.causeText);
   }
+  const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 
   // Score every global model on the held-out test set (what the sites' metrics cannot show).
   const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: zoo === 'unet-segmenter' ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
@@ -201,6 +205,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     siteAloneMeanMetric: baselines?.siteAloneMean ?? null,
     siteAloneMetric: baselines?.siteAlone ?? {},
     seconds: (performance.now() - started) / 1000,
+    workflowSeconds,
     status: failure ? 'failed' : 'succeeded',
     error: failure?.error,
     cause: failure?.cause,
