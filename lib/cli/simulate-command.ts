@@ -53,7 +53,7 @@ class Progress {
   private readonly state = new Map<string, string>();
   private round = 0;
 
-  constructor(private readonly total: number, private readonly rounds: number, private readonly quiet: boolean) {
+  constructor(total: number, private readonly rounds: number, private readonly quiet: boolean) {
     if (!quiet && process.stderr.isTTY) {
       this.bar = new cliProgress.SingleBar({ format: 'round {round}/{rounds} [{bar}] {value}/{total} site-rounds | {sites}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
       this.bar.start(total, 0, { round: 1, rounds, sites: '' });

@@ -3,7 +3,7 @@
 // runs on any onnxruntime build. Forms chosen for onnxruntime's CPU kernels: see DESIGN.md.
 import { UnsupportedOpError } from '../errors.js';
 import { attr, floatTensor, type GraphBuilder, getFloat, getInt, getInts, getString, type Node, numel, type TensorData } from './graph.js';
-import { constantInts, convGeometry, type Shape } from './shapes.js';
+import { convGeometry, type Shape } from './shapes.js';
 
 export interface GradContext {
   b: GraphBuilder;
@@ -284,7 +284,3 @@ export function differentiableInputs(node: Node): number[] {
   return DIFFERENTIABLE_INPUTS[node.op] ?? range(node.inputs.length);
 }
 
-/** For Resize/Reshape/reduce nodes: true when their constant inputs are initializers we can read. */
-export function hasConstantInputs(node: Node, constants: ReadonlyMap<string, TensorData>): boolean {
-  return node.inputs.slice(1).every((n) => n === '' || constantInts(constants, n) !== undefined);
-}

@@ -25,7 +25,7 @@ export interface GradientCheckResult {
 }
 
 /** Float32 values, so that onnxruntime and the float64 reference see exactly the same numbers. */
-function randomTensor(rng: Random, dims: number[], f: () => number): { f32: Float32Array; f64: T64 } {
+function randomTensor(dims: number[], f: () => number): { f32: Float32Array; f64: T64 } {
   const f32 = Float32Array.from({ length: numel(dims) }, f);
   return { f32, f64: { dims, data: Float64Array.from(f32) } };
 }
@@ -39,7 +39,7 @@ export async function gradientCheck(model: Model, opts: GradientCheckOptions): P
   const rng = new Random(opts.seed);
   const mu = opts.fedproxMu ?? 0;
   const tg = buildTrainingGraph(model, { loss: opts.loss, optimizer: { type: 'sgd', learningRate: 0, momentum: 0, weightDecay: 0 }, emitGradients: true, fedproxMu: mu });
-  const input = randomTensor(rng, opts.inputShape, () => rng.normal());
+  const input = randomTensor(opts.inputShape, () => rng.normal());
   const logitsName = model.graph.outputs[0].name;
   // Target: shape of the logits, found by one reference run.
   const zShape = runReference(model, { [tg.dataInput]: input.f64 }).get(logitsName)!.dims;
@@ -47,11 +47,11 @@ export async function gradientCheck(model: Model, opts: GradientCheckOptions): P
   let target: { f32: Float32Array; f64: T64 };
   if (opts.loss === 'softmax-cross-entropy') {
     const [n, k] = targetDims;
-    target = randomTensor(rng, targetDims, () => 0);
+    target = randomTensor(targetDims, () => 0);
     for (let i = 0; i < n; i++) target.f32[i * k + rng.int(0, k)] = 1;
     target.f64.data.set(target.f32);
   } else {
-    target = randomTensor(rng, targetDims, () => (rng.next() < 0.4 ? 1 : 0));
+    target = randomTensor(targetDims, () => (rng.next() < 0.4 ? 1 : 0));
   }
   const globals = new Map<string, TensorData>();
   if (mu > 0) for (const p of tg.params) {
