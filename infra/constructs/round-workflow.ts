@@ -85,6 +85,7 @@ export class RoundWorkflow extends Construct {
       modelsBucket: $.stringAt('$.modelsBucket'),
       globalModelKey: $.stringAt('$.globalModelKey'),
       globalModelSha256: $.stringAt('$.globalModelSha256'),
+      gate: $.objectAt('$.gate'),
     }));
     // The error name only: a failed Batch job's cause is its whole job description (kilobytes),
     // and 50 of them would strain the 256 KiB payload; the job's logs keep the details.
@@ -103,6 +104,7 @@ export class RoundWorkflow extends Construct {
         globalModelKey: $.stringAt('$.globalModelKey'),
         globalModelSha256: $.stringAt('$.globalModelSha256'),
         trainingSpec: $.stringAt('$.trainingSpec'),
+        gate: $.objectAt('$.gate'),
         site: $.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.outcomes',

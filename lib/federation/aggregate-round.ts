@@ -1,14 +1,19 @@
-// Aggregate round: enforce the quorum, then FedAvg — the sample-weighted mean of the accepted
-// updates added to the global model — reading one update at a time (memory of one model, not of all
-// sites). Writes the next global model and its lineage once; a re-run yields the same bytes.
+// Aggregate round: the relative norm bound, the quorum, the privacy budget, then the strategy
+// (lib/federation/strategies) and the server step; writes the next global model, the server
+// optimizer state and the lineage once each. Deterministic: a re-run yields the same bytes.
 import { exportModel } from '../model/export.js';
 import { type TensorData } from '../model/graph.js';
 import { decodeModel, sha256 } from '../model/onnx-io.js';
-import { decodeSafetensors } from '../model/safetensors.js';
+import { readSafetensorsIndex } from '../model/safetensors-stream.js';
 import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
 import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
 import { CorruptGlobalModelError, QuorumNotReachedError } from './errors.js';
+import { aggregateUpdates, type UpdateRef } from './strategies/aggregate-updates.js';
+import { PrivacyBudgetExceededError } from './strategies/errors.js';
+import { gaussianEpsilon, median, serverStep } from './strategies/math.js';
+import { encodeServerState, loadServerState, serverOptimizerOf } from './strategies/server-state.js';
+import { storeReader } from './validate-update.js';
 import type { AggregateInput, RoundState } from './round-state.js';
 import { updatableInitializers } from './update.js';
 
@@ -32,7 +37,22 @@ function weightedMetrics(accepted: Accepted[], pick: (a: Accepted) => Record<str
 }
 
 export async function aggregateRound(store: BlobStore, input: AggregateInput): Promise<RoundState> {
-  const outcomes = parseOutcomes(input.outcomes).sort((a, b) => a.siteId.localeCompare(b.siteId));
+  let outcomes = parseOutcomes(input.outcomes).sort((a, b) => a.siteId.localeCompare(b.siteId));
+  const strategyReport: Record<string, unknown> = {};
+  // The relative norm bound needs the whole round: the gate measured each norm, the bound applies here.
+  const factor = input.gate.maxNormOverMedian;
+  if (factor !== undefined) {
+    const norms = outcomes.flatMap((o) => (o.status === 'accepted' && o.norm !== undefined ? [o.norm] : []));
+    if (norms.length) {
+      const med = median(Float64Array.from(norms));
+      strategyReport.medianNorm = med;
+      outcomes = outcomes.map((o) =>
+        o.status === 'accepted' && o.norm !== undefined && o.norm > factor * med
+          ? { siteId: o.siteId, status: 'rejected', reasons: [{ code: 'norm-over-median', message: `L2 norm ${o.norm.toPrecision(4)} exceeds ${factor} x the round's median ${med.toPrecision(4)}` }] }
+          : o,
+      );
+    }
+  }
   const accepted = outcomes.filter((o): o is Accepted => o.status === 'accepted');
   const count = (s: SiteOutcome['status']) => outcomes.filter((o) => o.status === s).length;
   if (accepted.length < input.minSites) {
@@ -42,37 +62,58 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
       { runId: input.runId, round: input.round, accepted: accepted.length, minSites: input.minSites },
     );
   }
+  const strategy = input.strategy;
+  let privacy: Lineage['privacy'] = null;
+  if ('dp' in strategy && strategy.dp) {
+    const { epsilon } = gaussianEpsilon(strategy.dp.noiseMultiplier, input.round + 1, strategy.dp.delta);
+    if (strategy.dp.epsilonBudget !== undefined && epsilon > strategy.dp.epsilonBudget) {
+      throw new PrivacyBudgetExceededError(
+        `round ${input.round} of run ${input.runId} would bring epsilon to ${epsilon.toFixed(3)} (delta ${strategy.dp.delta}), above the budget ${strategy.dp.epsilonBudget}; the run stops with model ${input.round} current`,
+        { round: input.round, epsilon, budget: strategy.dp.epsilonBudget },
+      );
+    }
+    privacy = { noiseMultiplier: strategy.dp.noiseMultiplier, clipNorm: strategy.dp.clipNorm, delta: strategy.dp.delta, epsilon, rounds: input.round + 1 };
+  }
   const bytes = await store.get(input.modelsBucket, input.globalModelKey);
   if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
   const global = decodeModel(bytes, input.globalModelKey);
-  const total = accepted.reduce((s, a) => s + a.sampleCount, 0);
-  const sums = new Map<string, Float64Array>();
-  for (const [name, t] of updatableInitializers(global)) sums.set(name, new Float64Array(t.data.length));
+  const updatable = updatableInitializers(global);
+  const sizes = new Map([...updatable].map(([name, t]) => [name, t.data.length]));
+  const dims = new Map([...updatable].map(([name, t]) => [name, t.dims]));
   const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
+  const refs: UpdateRef[] = [];
   for (const a of accepted) {
-    // One update in memory at a time; the gate has checked names, shapes and finiteness.
-    const update = decodeSafetensors(await store.get(siteBucket.get(a.siteId)!, keys.update(input.runId, input.round)), `update of ${a.siteId}`).tensors;
-    const w = a.sampleCount / total;
-    for (const [name, acc] of sums) {
-      const d = update.get(name)!.data as Float32Array;
-      for (let i = 0; i < acc.length; i++) acc[i] += w * d[i];
-    }
+    const bucket = siteBucket.get(a.siteId)!;
+    const key = keys.update(input.runId, input.round);
+    const info = await store.head(bucket, key);
+    if (!info) throw new CorruptGlobalModelError(`the accepted update of ${a.siteId} disappeared from s3://${bucket}/${key}`, { site: a.siteId });
+    const reader = storeReader(store, bucket, key, info.size);
+    const index = await readSafetensorsIndex(reader, `update of ${a.siteId}`);
+    refs.push({ siteId: a.siteId, sampleCount: a.sampleCount, norm: a.norm ?? 0, reader, entries: new Map(index.entries.map((e) => [e.name, e])) });
   }
+  const aggregated = await aggregateUpdates(strategy, refs, sizes, `${input.runId}:${input.round}`);
+  Object.assign(strategyReport, aggregated.report);
+  const optimizer = serverOptimizerOf(strategy);
+  const state = await loadServerState(store, input.modelsBucket, input.runId, input.round, optimizer, dims);
   const weights = new Map<string, TensorData>();
-  for (const [name, acc] of sums) {
-    const g = global.graph.initializers.get(name)!;
-    const gd = g.data as Float32Array;
-    weights.set(name, { dtype: 'float32', dims: g.dims, data: Float32Array.from(gd, (v, i) => v + acc[i]) });
+  for (const [name, g] of updatable) {
+    const w = Float32Array.from(g.data as Float32Array);
+    serverStep(optimizer, w, aggregated.delta.get(name)!, state.get(name)!);
+    weights.set(name, { dtype: 'float32', dims: g.dims, data: w });
   }
   const next = exportModel(global, weights);
   const nextRound = input.round + 1;
-  const nextKey = keys.globalModel(input.runId, nextRound);
-  try {
-    await putOnce(store, input.modelsBucket, nextKey, next.bytes, 'application/octet-stream');
-  } catch (err) {
-    if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`model ${nextRound} of run ${input.runId} already exists with different content; it is never overwritten`, { key: nextKey }, { cause: err });
-    throw err;
-  }
+  const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
+    try {
+      await putOnce(store, input.modelsBucket, key, body);
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`${what} of run ${input.runId} already exists with different content; it is never overwritten`, { key }, { cause: err });
+      throw err;
+    }
+  };
+  await writeOnce(keys.globalModel(input.runId, nextRound), next.bytes, `model ${nextRound}`);
+  const stateBytes = encodeServerState(state, dims, { runId: input.runId, round: String(nextRound), optimizer: optimizer.type });
+  if (stateBytes) await writeOnce(keys.serverState(input.runId, nextRound), stateBytes, `the server state of model ${nextRound}`);
   const lineage: Lineage = {
     version: 1,
     runId: input.runId,
@@ -80,22 +121,18 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     modelSha256: next.sha256,
     parentRound: input.round,
     parentSha256: input.globalModelSha256,
-    strategy: input.strategy,
-    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: o.sampleCount / total } : o)),
+    strategy,
+    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: aggregated.weights[o.siteId] ?? 0 } : o)),
     parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
-    privacy: null,
+    privacy,
+    strategyReport,
   };
-  try {
-    await putOnce(store, input.modelsBucket, keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, 'application/json');
-  } catch (err) {
-    if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`the lineage of model ${nextRound} of run ${input.runId} already exists with different content; it is never overwritten`, { key: keys.lineage(input.runId, nextRound) }, { cause: err });
-    throw err;
-  }
-  const { outcomes: _outcomes, ...state } = input;
+  await writeOnce(keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, `the lineage of model ${nextRound}`);
+  const { outcomes: _outcomes, ...rest } = input;
   return {
-    ...state,
+    ...rest,
     round: nextRound,
-    globalModelKey: nextKey,
+    globalModelKey: keys.globalModel(input.runId, nextRound),
     globalModelSha256: next.sha256,
     lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256: next.sha256, metrics: lineage.parentMetrics },
   };

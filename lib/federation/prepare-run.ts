@@ -27,6 +27,11 @@ export function parseRunInput(raw: unknown, sites: SiteRef[]): RunInput & { runS
   const runSites = input.sites ? input.sites.map((s) => known.get(s)!) : sites;
   const minSites = input.minSites ?? Math.max(1, Math.ceil(runSites.length / 2));
   if (minSites > runSites.length) throw new InvalidRunInputError(`minSites is ${minSites} but the run has only ${runSites.length} site(s); use a value from 1 to ${runSites.length}`, { minSites });
+  const s = input.strategy;
+  if ((s.type === 'krum' || s.type === 'multi-krum') && minSites < 2 * s.f + 3) {
+    throw new InvalidRunInputError(`${s.type} with f=${s.f} needs at least ${2 * s.f + 3} accepted updates a round (n >= 2f + 3): set minSites to ${2 * s.f + 3} or more (the run has ${runSites.length} sites), or lower f`, { f: s.f, minSites });
+  }
+  if (s.type === 'trimmed-mean' && minSites - 2 * Math.floor(s.beta * minSites) < 1) throw new InvalidRunInputError(`trimmed-mean with beta=${s.beta} would trim every update of a ${minSites}-site round; lower beta`, { beta: s.beta });
   return { ...input, runSites, minSitesResolved: minSites };
 }
 
@@ -53,6 +58,7 @@ export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionNa
     minSites: input.minSitesResolved,
     modelsBucket: deps.modelsBucket,
     strategy: input.strategy,
+    gate: input.gate,
     trainingSpec: JSON.stringify(trainingSpec),
     globalModelKey: keys.globalModel(runId, 0),
     globalModelSha256: modelSha,

@@ -1,6 +1,6 @@
 // The payloads that flow between the workflow's states: ids, keys, hashes and small metrics only.
 import { z } from 'zod';
-import { StrategySchema } from '../schemas/run-input.js';
+import { GateConfigSchema, StrategySchema } from '../schemas/strategy.js';
 import { SiteOutcomeSchema } from '../schemas/lineage.js';
 
 export const SiteRefSchema = z.object({ siteId: z.string(), bucket: z.string(), jobDefinitionArn: z.string() }).strict();
@@ -21,6 +21,7 @@ export const RoundStateSchema = z
     minSites: z.number().int().min(1),
     modelsBucket: z.string(),
     strategy: StrategySchema,
+    gate: GateConfigSchema,
     /** TrainingSpec as JSON: it goes to the training job's environment as is */
     trainingSpec: z.string(),
     globalModelKey: z.string(),
@@ -33,12 +34,12 @@ export type RoundState = z.infer<typeof RoundStateSchema>;
 
 /** What the Map gives each site's branch. */
 export const SiteTaskSchema = z
-  .object({ runId: z.string(), round: z.number().int(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string(), trainingSpec: z.string(), site: SiteRefSchema })
+  .object({ runId: z.string(), round: z.number().int(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string(), trainingSpec: z.string(), gate: GateConfigSchema, site: SiteRefSchema })
   .strict();
 export type SiteTask = z.infer<typeof SiteTaskSchema>;
 
 export const ValidateInputSchema = z
-  .object({ runId: z.string(), round: z.number().int(), siteId: z.string(), siteBucket: z.string(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string() })
+  .object({ runId: z.string(), round: z.number().int(), siteId: z.string(), siteBucket: z.string(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string(), gate: GateConfigSchema.partial().optional() })
   .strict();
 export type ValidateInput = z.infer<typeof ValidateInputSchema>;
 

@@ -1,10 +1,10 @@
 // Lineage of one global model: enough to audit a run from these records alone.
 import { z } from 'zod';
-import { StrategySchema } from './run-input.js';
+import { StrategySchema } from './strategy.js';
 import { SiteMetricsSchema } from './update-manifest.js';
 
 export const SiteOutcomeSchema = z.discriminatedUnion('status', [
-  z.object({ siteId: z.string(), status: z.literal('accepted'), sampleCount: z.number().int(), weight: z.number(), updateSha256: z.string(), globalMetrics: SiteMetricsSchema, localMetrics: SiteMetricsSchema }).strict(),
+  z.object({ siteId: z.string(), status: z.literal('accepted'), sampleCount: z.number().int(), weight: z.number(), norm: z.number().optional(), updateSha256: z.string(), globalMetrics: SiteMetricsSchema, localMetrics: SiteMetricsSchema }).strict(),
   z.object({ siteId: z.string(), status: z.literal('rejected'), reasons: z.array(z.object({ code: z.string(), message: z.string() }).strict()) }).strict(),
   z.object({ siteId: z.string(), status: z.literal('failed'), error: z.string(), cause: z.string().optional() }).strict(),
 ]);
@@ -23,7 +23,10 @@ export const LineageSchema = z
     sites: z.array(SiteOutcomeSchema),
     /** sample-weighted metrics of the parent model on the accepted sites' validation splits */
     parentMetrics: SiteMetricsSchema,
-    privacy: z.null(),
+    /** central DP: this round's noise and the run's epsilon so far (for delta) */
+    privacy: z.object({ noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number(), epsilon: z.number(), rounds: z.number().int() }).strict().nullable(),
+    /** what the strategy did beyond averaging: selected sites (Krum), clipped sites, sites over the relative norm bound */
+    strategyReport: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type Lineage = z.infer<typeof LineageSchema>;

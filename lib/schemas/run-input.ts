@@ -2,6 +2,7 @@
 // schedule stores. Every field has a default except what cannot have one; unknown fields are errors.
 import { z } from 'zod';
 import { ZOO_NAMES } from '../model/zoo/index.js';
+import { GateConfigSchema, StrategySchema } from './strategy.js';
 import { TrainingSpecSchema } from './training-spec.js';
 
 export const ZooModelSchema = z
@@ -13,10 +14,7 @@ export const ZooModelSchema = z
   })
   .strict();
 
-export const StrategySchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('fedavg') }).strict(),
-]);
-export type Strategy = z.infer<typeof StrategySchema>;
+export { StrategySchema, type Strategy } from './strategy.js';
 
 export const RunInputSchema = z
   .object({
@@ -29,6 +27,8 @@ export const RunInputSchema = z
     /** accepted updates a round needs; defaults to half the sites, at least 1 */
     minSites: z.number().int().min(1).optional(),
     strategy: StrategySchema.prefault({ type: 'fedavg' }),
+    /** bounds of the update gate */
+    gate: GateConfigSchema.prefault({}),
     /** local training at each site; the loss defaults to the zoo model's */
     training: TrainingSpecSchema.partial({ loss: true }).prefault({}),
   })

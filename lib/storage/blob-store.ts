@@ -17,6 +17,8 @@ export interface BlobStore {
   /** where the store points, for messages */
   readonly location: string;
   get(bucket: string, key: string): Promise<Uint8Array>;
+  /** bytes [start, end) of an object; fewer if the object is shorter */
+  getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
   put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
   /** every key under the prefix, sorted */

@@ -1,7 +1,7 @@
 // The local BlobStore: <root>/<bucket>/<key>. Writes go to a temporary file first and are renamed
 // into place (atomic); conditional writes link the file into place, which fails if the key exists.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { type BlobStore, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions } from './blob-store.js';
 
@@ -31,6 +31,23 @@ export class FolderBlobStore implements BlobStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
       throw err;
+    }
+  }
+
+  async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+    let handle;
+    try {
+      handle = await open(this.path(bucket, key), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      throw err;
+    }
+    try {
+      const buf = new Uint8Array(Math.max(0, end - start));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+      return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
     }
   }
 

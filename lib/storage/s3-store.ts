@@ -45,6 +45,19 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+    if (end <= start) return new Uint8Array(0);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+      return await out.Body!.transformToByteArray();
+    } catch (err) {
+      const status = (err as S3ServiceException).$metadata?.httpStatusCode;
+      if (status === 404) throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      if (status === 416) return new Uint8Array(0); // range starts past the end
+      throw err;
+    }
+  }
+
   async put(bucket: string, key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     try {
       await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: options.contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined }));

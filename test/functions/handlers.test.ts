@@ -43,7 +43,9 @@ describe('prepare-run', () => {
 
   it.each([
     [{ rounds: 0 }, /run input is invalid: rounds: Too small: expected number to be >=1/],
-    [{ strategy: { type: 'median' } }, /strategy\.type: Invalid .*fedavg/],
+    [{ strategy: { type: 'bulyan' } }, /strategy\.type: Invalid .*fedavg.*krum/],
+    [{ strategy: { type: 'krum', f: 1 } }, /krum with f=1 needs at least 5 accepted updates a round \(n >= 2f \+ 3\)/],
+    [{ strategy: { type: 'median', dp: { clipNorm: 1, noiseMultiplier: 1 } } }, /strategy: Unrecognized key.*dp/],
     [{ rnds: 5 }, /\(top level\): Unrecognized key.*rnds/],
     [{ model: { zoo: 'resnet50' } }, /model\.zoo: Invalid option: expected one of "cnn-classifier"\|"unet-segmenter"/],
     [{ sites: ['site-a', 'site-z'] }, /unknown sites: site-z; this deployment has site-a, site-b/],

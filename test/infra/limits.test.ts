@@ -30,7 +30,9 @@ describe('a run of 1,000 rounds x 50 sites', () => {
   it('keeps the largest payload (the Map result of 50 sites, all rejected at the cap) below 256 KiB', () => {
     const runId = 'r'.repeat(80);
     const state: RoundState = {
-      runId, round: 999, rounds: ROUNDS, minSites: 26, modelsBucket: `fedrad-${'x'.repeat(40)}-models`, strategy: { type: 'fedavg' },
+      runId, round: 999, rounds: ROUNDS, minSites: 26, modelsBucket: `fedrad-${'x'.repeat(40)}-models`,
+      strategy: { type: 'fedadam', serverLearningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001, clipNorm: 10, dp: { clipNorm: 1, noiseMultiplier: 1.1, delta: 1e-5, epsilonBudget: 8 } },
+      gate: { maxUpdateBytes: 2 ** 31, maxNorm: 100, maxNormOverMedian: 3, minSamples: 1, maxSamples: 1e7 },
       trainingSpec: JSON.stringify({ loss: 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.0001 }, gradientClipNorm: 1, fedproxMu: 0.01, epochs: 1, batchSize: 32, seed: 0 }),
       globalModelKey: keys.globalModel(runId, 999), globalModelSha256: 'f'.repeat(64),
       sites: deployment.sites.map((s) => ({ ...s, bucket: `${s.bucket}-${'b'.repeat(20)}` })),
@@ -40,7 +42,7 @@ describe('a run of 1,000 rounds x 50 sites', () => {
       siteId: s.siteId, status: 'rejected',
       reasons: [...Array.from({ length: MAX_REASONS }, () => ({ code: 'wrong-shape', message: 'm'.repeat(MAX_MESSAGE) })), { code: 'more', message: 'and 9999 more problem(s)' }],
     }));
-    const accepted: SiteOutcome[] = state.sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100000, weight: 0.02, updateSha256: 'a'.repeat(64), globalMetrics: { accuracy: 0.5, rocAuc: 0.5 }, localMetrics: { accuracy: 0.5, rocAuc: 0.5 } }));
+    const accepted: SiteOutcome[] = state.sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100000, weight: 0.02, norm: 12.345678901234, updateSha256: 'a'.repeat(64), globalMetrics: { accuracy: 0.5, rocAuc: 0.5 }, localMetrics: { accuracy: 0.5, rocAuc: 0.5 } }));
     for (const outcomes of [rejected, accepted]) {
       const mapOutput = JSON.stringify({ ...state, outcomes });
       expect(Buffer.byteLength(mapOutput)).toBeLessThan(MAX_PAYLOAD_BYTES / 2);

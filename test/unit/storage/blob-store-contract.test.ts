@@ -25,6 +25,14 @@ function contract(name: string, make: () => BlobStore, opts: { conditional: bool
       expect(await store.head(BUCKET, 'a/b/missing.bin')).toBeUndefined();
     });
 
+    it('reads byte ranges, short at the end of the object', async () => {
+      const store = make();
+      await store.put(BUCKET, 'range.bin', Uint8Array.from({ length: 100 }, (_, i) => i));
+      expect(Array.from(await store.getRange(BUCKET, 'range.bin', 10, 14))).toEqual([10, 11, 12, 13]);
+      expect(Array.from(await store.getRange(BUCKET, 'range.bin', 98, 120))).toEqual([98, 99]);
+      await expect(store.getRange(BUCKET, 'missing.bin', 0, 4)).rejects.toThrow(ObjectNotFoundError);
+    });
+
     it('overwrites on a plain put, and names the key when it is missing', async () => {
       const store = make();
       await store.put(BUCKET, 'x.txt', 'one');

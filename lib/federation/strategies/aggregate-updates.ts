@@ -1,0 +1,135 @@
+// Turns the accepted updates into one aggregated update (the pseudo-gradient the server step
+// applies), reading updates by ranges:
+//  - mean-type (FedAvg and the server optimizers): one update at a time, chunk by chunk — memory of
+//    one model (the accumulator) whatever the number of sites;
+//  - coordinate-wise (median, trimmed mean) and Krum's distances: one chunk of every update at a
+//    time — memory of sites x chunk.
+// Norm clipping and central DP wrap any mean-type strategy (clipping wraps any strategy).
+import { createHash } from 'node:crypto';
+import { type RangeReader, readFloats, type TensorEntry } from '../../model/safetensors-stream.js';
+import type { Strategy } from '../../schemas/strategy.js';
+import { Random } from '../../util/random.js';
+import { InvalidStrategyError } from './errors.js';
+import { checkKrum, checkTrimmedMean, krumSelect, median, trimmedMean } from './math.js';
+
+export interface UpdateRef {
+  siteId: string;
+  sampleCount: number;
+  /** L2 norm over all tensors, as the gate measured it */
+  norm: number;
+  reader: RangeReader;
+  entries: Map<string, TensorEntry>;
+}
+
+export interface AggregatedUpdate {
+  delta: Map<string, Float32Array>;
+  /** the weight each site's update got in the result (0 for updates Krum left out) */
+  weights: Record<string, number>;
+  report: Record<string, unknown>;
+}
+
+export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
+
+/** Values per range read and per coordinate-wise chunk. */
+export const AGGREGATION_CHUNK = 1 << 18;
+
+function clipNormOf(strategy: Strategy): number | undefined {
+  return ('dp' in strategy && strategy.dp ? strategy.dp.clipNorm : undefined) ?? strategy.clipNorm;
+}
+
+/** Seeded noise: a re-run of the same round adds the same noise, so its output is byte-identical. */
+function noiseRandom(seed: string): Random {
+  return new Random(createHash('sha256').update(seed).digest().readUInt32BE(0));
+}
+
+export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[], shapes: Map<string, number>, noiseSeed: string): Promise<AggregatedUpdate> {
+  const n = updates.length;
+  const clip = clipNormOf(strategy);
+  const scale = updates.map((u) => (clip !== undefined && u.norm > clip ? clip / u.norm : 1));
+  const report: Record<string, unknown> = {};
+  if (clip !== undefined) report.clipped = updates.filter((_, i) => scale[i] < 1).map((u) => u.siteId);
+  const delta = new Map<string, Float32Array>([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
+
+  if (MEAN_TYPES.has(strategy.type)) {
+    const dp = 'dp' in strategy ? strategy.dp : undefined;
+    const total = updates.reduce((a, u) => a + u.sampleCount, 0);
+    // DP bounds each site's influence, so its mean is unweighted; otherwise weights follow samples.
+    const weights = updates.map((u) => (dp ? 1 / n : u.sampleCount / total));
+    for (const [i, u] of updates.entries()) {
+      const w = weights[i] * scale[i];
+      for (const [name, acc] of delta) {
+        const entry = u.entries.get(name)!;
+        for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
+          const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
+          const values = await readFloats(u.reader, entry, from, to);
+          for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
+        }
+      }
+    }
+    if (dp) {
+      const rng = noiseRandom(noiseSeed);
+      const sd = (dp.noiseMultiplier * dp.clipNorm) / n; // noise on the sum, then divided by n
+      for (const acc of delta.values()) for (let k = 0; k < acc.length; k++) acc[k] += sd * rng.normal();
+      report.noiseStd = sd;
+    }
+    return { delta, weights: Object.fromEntries(updates.map((u, i) => [u.siteId, weights[i]])), report };
+  }
+
+  if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {
+    if (strategy.type === 'trimmed-mean') checkTrimmedMean(n, strategy.beta);
+    const column = new Float64Array(n);
+    for (const [name, acc] of delta) {
+      for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
+        const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
+        const chunks = await Promise.all(updates.map((u) => readFloats(u.reader, u.entries.get(name)!, from, to)));
+        for (let k = 0; k < to - from; k++) {
+          for (let i = 0; i < n; i++) column[i] = chunks[i][k] * scale[i];
+          acc[from + k] = strategy.type === 'median' ? median(column) : trimmedMean(column, strategy.beta);
+        }
+      }
+    }
+    if (strategy.type === 'trimmed-mean') report.trimmedPerSide = Math.floor(strategy.beta * n);
+    return { delta, weights: Object.fromEntries(updates.map((u) => [u.siteId, 1 / n])), report };
+  }
+
+  if (strategy.type === 'krum' || strategy.type === 'multi-krum') {
+    const m = strategy.type === 'krum' ? 1 : (strategy.m ?? n - strategy.f);
+    checkKrum(n, strategy.f, m);
+    const dist = new Float64Array(n * n);
+    for (const name of delta.keys()) {
+      const size = shapes.get(name)!;
+      for (let from = 0; from < size; from += AGGREGATION_CHUNK) {
+        const to = Math.min(size, from + AGGREGATION_CHUNK);
+        const chunks = await Promise.all(updates.map((u) => readFloats(u.reader, u.entries.get(name)!, from, to)));
+        for (let a = 0; a < n; a++) {
+          for (let b = a + 1; b < n; b++) {
+            let s = 0;
+            for (let k = 0; k < to - from; k++) {
+              const d = chunks[a][k] * scale[a] - chunks[b][k] * scale[b];
+              s += d * d;
+            }
+            dist[a * n + b] += s;
+            dist[b * n + a] += s;
+          }
+        }
+      }
+    }
+    const selected = krumSelect(dist, n, strategy.f, m);
+    report.selected = selected.map((i) => updates[i].siteId);
+    const weights: Record<string, number> = Object.fromEntries(updates.map((u) => [u.siteId, 0]));
+    for (const i of selected) {
+      const u = updates[i];
+      weights[u.siteId] = 1 / selected.length;
+      const w = scale[i] / selected.length;
+      for (const [name, acc] of delta) {
+        for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
+          const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
+          const values = await readFloats(u.reader, u.entries.get(name)!, from, to);
+          for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
+        }
+      }
+    }
+    return { delta, weights, report };
+  }
+  throw new InvalidStrategyError(`unknown strategy ${(strategy as { type: string }).type}`, {});
+}

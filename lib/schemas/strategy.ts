@@ -1,0 +1,52 @@
+// Aggregation strategies as the run input names them (a discriminated union on `type`), and the
+// update gate's bounds. Recorded in lineage as parsed, defaults filled.
+import { z } from 'zod';
+
+const positive = z.number().positive();
+
+/** Norm clipping, as a wrapper around any strategy: each update scaled to an L2 norm <= maxNorm. */
+const clipping = { clipNorm: positive.optional() };
+
+/** Central differential privacy, as a wrapper around a mean-type strategy. */
+export const DifferentialPrivacySchema = z
+  .object({
+    /** each update is clipped to this L2 norm (the sensitivity of the sum) */
+    clipNorm: positive,
+    /** Gaussian noise of standard deviation noiseMultiplier x clipNorm is added to the sum */
+    noiseMultiplier: positive,
+    delta: z.number().positive().max(0.1).default(1e-5),
+    /** the run stops before a round would take epsilon above this */
+    epsilonBudget: positive.optional(),
+  })
+  .strict();
+export type DifferentialPrivacy = z.infer<typeof DifferentialPrivacySchema>;
+
+const serverLr = (d: number) => z.number().positive().max(100).default(d);
+
+export const StrategySchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fedavg'), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
+  z.object({ type: z.literal('fedavgm'), serverLearningRate: serverLr(1), momentum: z.number().min(0).max(0.999).default(0.9), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
+  z.object({ type: z.literal('fedadam'), serverLearningRate: serverLr(0.01), beta1: z.number().min(0).max(0.9999).default(0.9), beta2: z.number().min(0).max(0.99999).default(0.99), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
+  z.object({ type: z.literal('fedyogi'), serverLearningRate: serverLr(0.01), beta1: z.number().min(0).max(0.9999).default(0.9), beta2: z.number().min(0).max(0.99999).default(0.99), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
+  z.object({ type: z.literal('fedadagrad'), serverLearningRate: serverLr(0.01), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
+  z.object({ type: z.literal('median'), ...clipping }).strict(),
+  z.object({ type: z.literal('trimmed-mean'), beta: z.number().min(0).lt(0.5).default(0.2), ...clipping }).strict(),
+  z.object({ type: z.literal('krum'), f: z.number().int().min(0).default(1), ...clipping }).strict(),
+  z.object({ type: z.literal('multi-krum'), f: z.number().int().min(0).default(1), m: z.number().int().min(1).optional(), ...clipping }).strict(),
+]);
+export type Strategy = z.infer<typeof StrategySchema>;
+export type StrategyType = Strategy['type'];
+
+export const GateConfigSchema = z
+  .object({
+    /** largest update file accepted, bytes */
+    maxUpdateBytes: z.number().int().positive().max(8 * 1024 ** 3).default(2 * 1024 ** 3),
+    /** reject updates whose L2 norm exceeds this */
+    maxNorm: positive.optional(),
+    /** reject updates whose L2 norm exceeds this multiple of the round's median update norm */
+    maxNormOverMedian: z.number().min(1).optional(),
+    minSamples: z.number().int().min(1).default(1),
+    maxSamples: z.number().int().positive().default(10_000_000),
+  })
+  .strict();
+export type GateConfig = z.infer<typeof GateConfigSchema>;
