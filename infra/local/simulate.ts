@@ -19,6 +19,7 @@ import { evaluateModel } from '../../lib/model/evaluate.js';
 import { decodeModel } from '../../lib/model/onnx-io.js';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import type { RunInputRaw } from '../../lib/schemas/run-input.js';
+import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
@@ -48,8 +49,10 @@ export interface SimulateOptions {
   trainer?: 'process' | 'noop';
   /** sites whose training jobs fail (fault injection) */
   failSites?: string[];
-  /** wraps the job launcher (fault injection in tests) */
-  wrapLauncher?: (launcher: JobLauncher) => JobLauncher;
+  /** wraps the job launcher (fault injection, poisoning) */
+  wrapLauncher?: (launcher: JobLauncher, store: BlobStore) => JobLauncher;
+  strategyConfig?: RunInputRaw['strategy'];
+  gate?: RunInputRaw['gate'];
   baselines?: boolean;
   runId?: string;
   /** local training overrides (the baselines use the same optimizer) */
@@ -154,9 +157,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const store = new FolderBlobStore(storageRoot);
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_THREADS: threads });
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
-  if (o.wrapLauncher) launcher = o.wrapLauncher(launcher);
+  if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}) };
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;

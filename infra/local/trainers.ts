@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { floatTensor } from '../../lib/model/graph.js';
 import { decodeModel, sha256 } from '../../lib/model/onnx-io.js';
-import { encodeSafetensors } from '../../lib/model/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../lib/model/safetensors.js';
 import { updatableInitializers } from '../../lib/federation/update.js';
 import type { JobLauncher } from '../../lib/workflow/local-runner.js';
 import type { UpdateManifest } from '../../lib/schemas/update-manifest.js';
@@ -50,5 +50,25 @@ export function withFailingSites(launcher: JobLauncher, failSites: readonly stri
   return async (job) => {
     if (failSites.includes(job.environment.FEDRAD_SITE_ID)) throw new Error(`injected failure of site ${job.environment.FEDRAD_SITE_ID}`);
     return launcher(job);
+  };
+}
+
+/**
+ * A site that tampers with its own update after training (it controls its bucket): the values are
+ * transformed and the manifest re-signed, so only the gate and the strategy stand in the way.
+ * Used for poisoning experiments and the NaN tests.
+ */
+export function tamperingLauncher(launcher: JobLauncher, store: BlobStore, siteId: string, transform: (values: Float32Array, tensor: string) => void): JobLauncher {
+  return async (job) => {
+    await launcher(job);
+    const env = job.environment;
+    if (env.FEDRAD_SITE_ID !== siteId) return;
+    const round = Number(env.FEDRAD_ROUND);
+    const tensors = decodeSafetensors(await store.get(env.FEDRAD_SITE_BUCKET, keys.update(env.FEDRAD_RUN_ID, round))).tensors;
+    for (const [name, t] of tensors) transform(t.data as Float32Array, name);
+    const bytes = encodeSafetensors(tensors);
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get(env.FEDRAD_SITE_BUCKET, keys.updateManifest(env.FEDRAD_RUN_ID, round)))) as UpdateManifest;
+    await store.put(env.FEDRAD_SITE_BUCKET, keys.update(env.FEDRAD_RUN_ID, round), bytes);
+    await store.put(env.FEDRAD_SITE_BUCKET, keys.updateManifest(env.FEDRAD_RUN_ID, round), JSON.stringify({ ...manifest, updateSha256: sha256(bytes) }));
   };
 }

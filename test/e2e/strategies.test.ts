@@ -1,0 +1,67 @@
+// Every strategy through the local workflow (no-op trainer): a site sending NaN is rejected by the
+// gate whatever the strategy; stateful server optimizers keep their state per round in S3.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { simulate } from '../../infra/local/simulate.js';
+import { tamperingLauncher } from '../../infra/local/trainers.js';
+import { gaussianEpsilon } from '../../lib/federation/strategies/math.js';
+import { LineageSchema } from '../../lib/schemas/lineage.js';
+import { getJson } from '../../lib/storage/blob-store.js';
+import { FolderBlobStore } from '../../lib/storage/folder-store.js';
+import { keys } from '../../lib/storage/keys.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const STRATEGIES = [
+  { type: 'fedavg' }, { type: 'fedavgm' }, { type: 'fedadam' }, { type: 'fedyogi' }, { type: 'fedadagrad' },
+  { type: 'median' }, { type: 'trimmed-mean', beta: 0.2 }, { type: 'krum', f: 1 }, { type: 'multi-krum', f: 1 },
+  { type: 'fedavg', clipNorm: 0.01 }, { type: 'fedavg', dp: { clipNorm: 0.01, noiseMultiplier: 1 } },
+] as const;
+
+describe('a NaN update', () => {
+  it.each(STRATEGIES.map((s) => [JSON.stringify(s), s] as const))('is rejected by the gate under %s', async (_name, strategy) => {
+    const out = await mkdtemp(join(tmpdir(), 'fedrad-strategy-'));
+    dirs.push(out);
+    const r = await simulate({
+      sites: 6, rounds: 2, out, minImages: 10, maxImages: 10, testImages: 10, inputSize: 16, baselines: false, trainer: 'noop', minSites: 5, runId: 'nan',
+      strategyConfig: strategy as never,
+      wrapLauncher: (launch, store) => tamperingLauncher(launch, store, 'site-3', (v, name) => { if (name === 'head.bias') v[0] = Number.NaN; }),
+    });
+    expect(r.status, r.cause).toBe('succeeded');
+    const store = new FolderBlobStore(r.storageRoot);
+    for (const round of [1, 2]) {
+      const lineage = LineageSchema.parse(await getJson(store, r.modelsBucket, keys.lineage('nan', round)));
+      expect(lineage.strategy.type).toBe(strategy.type);
+      const bad = lineage.sites.find((s) => s.siteId === 'site-3')!;
+      expect(bad.status).toBe('rejected');
+      expect(bad.status === 'rejected' && bad.reasons.map((x) => x.code)).toEqual(['non-finite']);
+      expect(lineage.sites.filter((s) => s.status === 'accepted')).toHaveLength(5);
+      if ('dp' in strategy) expect(lineage.privacy?.epsilon).toBeGreaterThan(0);
+    }
+    const stateful = ['fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'].includes(strategy.type);
+    expect(Boolean(await store.head(r.modelsBucket, keys.serverState('nan', 2)))).toBe(stateful);
+  });
+});
+
+describe('the privacy budget', () => {
+  it('stops the run before a round would exceed it, with the last model current', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'fedrad-dp-'));
+    dirs.push(out);
+    // sigma 2, delta 1e-5: epsilon 2.5 after one round, 3.6 after two, 4.6 after three
+    expect(gaussianEpsilon(2, 2, 1e-5).epsilon).toBeLessThan(4.5);
+    expect(gaussianEpsilon(2, 3, 1e-5).epsilon).toBeGreaterThan(4.5);
+    const r = await simulate({ sites: 3, rounds: 4, out, minImages: 10, maxImages: 10, testImages: 10, inputSize: 16, baselines: false, trainer: 'noop', runId: 'dp', strategyConfig: { type: 'fedavg', dp: { clipNorm: 0.1, noiseMultiplier: 2, epsilonBudget: 4.5 } } });
+    expect(r.status).toBe('failed');
+    expect(r.error).toBe('PrivacyBudgetExceededError');
+    expect(r.cause).toMatch(/round 2 of run dp would bring epsilon to 4\.\d+ \(delta 0\.00001\), above the budget 4\.5; the run stops with model 2 current/);
+    const store = new FolderBlobStore(r.storageRoot);
+    expect(LineageSchema.parse(await getJson(store, r.modelsBucket, keys.lineage('dp', 2))).privacy).toMatchObject({ epsilon: gaussianEpsilon(2, 2, 1e-5).epsilon, rounds: 2 });
+    expect(await store.head(r.modelsBucket, keys.globalModel('dp', 3))).toBeUndefined();
+    expect(r.report.rounds).toHaveLength(2);
+  });
+});
