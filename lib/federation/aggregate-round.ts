@@ -95,11 +95,12 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
   Object.assign(strategyReport, aggregated.report);
   const optimizer = serverOptimizerOf(strategy);
   const state = await loadServerState(store, input.modelsBucket, input.runId, input.round, optimizer, dims);
+  // The decoded global weights are this function's own copy: step them in place (one model less in memory).
   const weights = new Map<string, TensorData>();
   for (const [name, g] of updatable) {
-    const w = Float32Array.from(g.data as Float32Array);
-    serverStep(optimizer, w, aggregated.delta.get(name)!, state.get(name)!);
-    weights.set(name, { dtype: 'float32', dims: g.dims, data: w });
+    serverStep(optimizer, g.data as Float32Array, aggregated.delta.get(name)!, state.get(name)!);
+    aggregated.delta.delete(name);
+    weights.set(name, g);
   }
   const next = exportModel(global, weights);
   const nextRound = input.round + 1;

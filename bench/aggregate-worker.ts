@@ -1,0 +1,25 @@
+// One aggregation, measured in its own process (bench/aggregate.ts starts it): the real
+// aggregateRound over updates already in a folder store, then a memory-copy baseline.
+import { aggregateRound } from '../lib/federation/aggregate-round.js';
+import type { AggregateInput } from '../lib/federation/round-state.js';
+import { FolderBlobStore } from '../lib/storage/folder-store.js';
+
+const [root, inputJson] = process.argv.slice(2);
+const input = JSON.parse(inputJson) as AggregateInput & { updateBytes: number };
+const store = new FolderBlobStore(root);
+const rssBefore = process.memoryUsage().rss;
+const t0 = performance.now();
+await aggregateRound(store, input);
+const seconds = (performance.now() - t0) / 1000;
+const peakRss = process.resourceUsage().maxRSS * 1024;
+// Baseline: copying the same number of bytes from one buffer to another, in this process.
+const chunk = new Float32Array(input.updateBytes / 4);
+const dst = new Float32Array(chunk.length);
+const copies = input.outcomes.length;
+const c0 = performance.now();
+for (let i = 0; i < copies; i++) {
+  chunk[i] = i;
+  dst.set(chunk);
+}
+const copySeconds = (performance.now() - c0) / 1000;
+console.log(JSON.stringify({ seconds, peakRss, rssBefore, copyBytesPerSecond: (copies * input.updateBytes) / copySeconds }));

@@ -1,0 +1,65 @@
+// Aggregation throughput and memory: FedAvg and trimmed mean over 8 and 32 updates of a
+// 25M-parameter model, read from a folder store, each in a fresh process (peak RSS is its own).
+// Prints one JSON line per run: bytes of updates consumed per second beside a memory-copy baseline
+// measured in the same process, and peak RSS against the model's size.
+// Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32]
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { floatTensor, GraphBuilder, type Model, OPSET } from '../lib/model/graph.js';
+import { encodeModel, sha256 } from '../lib/model/onnx-io.js';
+import { encodeSafetensors } from '../lib/model/safetensors.js';
+import type { UpdateManifest } from '../lib/schemas/update-manifest.js';
+import { FolderBlobStore } from '../lib/storage/folder-store.js';
+import { keys } from '../lib/storage/keys.js';
+
+const { values } = parseArgs({ options: { params: { type: 'string', default: '25000000' }, counts: { type: 'string', default: '8,32' } } });
+const params = Number(values.params);
+const counts = values.counts!.split(',').map(Number);
+const TENSORS = 25;
+const per = Math.ceil(params / TENSORS);
+const root = await mkdtemp(join(tmpdir(), 'fedrad-bench-agg-'));
+const store = new FolderBlobStore(root);
+const runId = 'bench';
+try {
+  const b = new GraphBuilder(['x']);
+  b.opNamed('Identity', ['x'], ['y']);
+  const initializers = new Map(Array.from({ length: TENSORS }, (_, t) => [`layer${t}.weight`, floatTensor([per])]));
+  const model: Model = { graph: { name: 'big', nodes: b.nodes, inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 1] }], initializers }, opset: OPSET, producer: 'bench', metadata: {} };
+  const modelBytes = encodeModel(model);
+  await store.put('fedrad-bench-models', keys.globalModel(runId, 0), modelBytes);
+  const maxCount = Math.max(...counts);
+  let updateBytes = 0;
+  for (let s = 0; s < maxCount; s++) {
+    const tensors = new Map([...initializers.keys()].map((name, t) => [name, floatTensor([per], new Float32Array(per).map((_, i) => Math.sin(i * 0.001 + s + t) * 0.01))]));
+    const bytes = encodeSafetensors(tensors);
+    updateBytes = bytes.length;
+    const bucket = `fedrad-bench-site-${s}`;
+    await store.put(bucket, keys.update(runId, 0), bytes);
+    const manifest: Partial<UpdateManifest> = { siteId: `site-${s}`, updateSha256: sha256(bytes) };
+    await store.put(bucket, keys.updateManifest(runId, 0), JSON.stringify(manifest));
+  }
+  for (const strategy of [{ type: 'fedavg' }, { type: 'trimmed-mean', beta: 0.2 }]) {
+    for (const n of counts) {
+      await rm(join(root, 'fedrad-bench-models', 'runs', runId, 'rounds', '0001'), { recursive: true, force: true });
+      const sites = Array.from({ length: n }, (_, s) => ({ siteId: `site-${s}`, bucket: `fedrad-bench-site-${s}`, jobDefinitionArn: 'arn:aws:batch:us-east-1:000000000000:job-definition/x:1' }));
+      const input = {
+        runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-bench-models', strategy, gate: { maxUpdateBytes: 2 ** 31, minSamples: 1, maxSamples: 1e7 },
+        trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), sites, lastRound: null, updateBytes,
+        outcomes: sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100, weight: 0, norm: 1, updateSha256: 'x', globalMetrics: {}, localMetrics: {} })),
+      };
+      const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'aggregate-worker.ts'), root, JSON.stringify(input)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const r = JSON.parse(out.trim().split('\n').at(-1)!);
+      const throughput = (n * updateBytes) / r.seconds;
+      console.log(JSON.stringify({
+        strategy: strategy.type, updates: n, parameters: per * TENSORS, updateBytes, seconds: Math.round(r.seconds * 100) / 100,
+        bytesPerSecond: Math.round(throughput), copyBytesPerSecond: Math.round(r.copyBytesPerSecond), ratioToCopy: Math.round((throughput / r.copyBytesPerSecond) * 1000) / 1000,
+        peakRssBytes: r.peakRss, peakRssOverModel: Math.round((r.peakRss / updateBytes) * 100) / 100, rssAtStartBytes: r.rssBefore,
+      }));
+    }
+  }
+} finally {
+  await rm(root, { recursive: true, force: true });
+}

@@ -1,0 +1,42 @@
+// Poisoning in a local federation: 1 of 5 sites sends its update scaled by -10 every round. The
+// held-out accuracy of the final global model, per strategy, against a clean FedAvg run; and a
+// NaN-sending site under every strategy (rejected by the gate). One JSON line per run.
+// Usage: npm run bench:poison [-- --rounds 5 --attacker site-4 --max-images 600]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { simulate } from '../infra/local/simulate.js';
+import { tamperingLauncher } from '../infra/local/trainers.js';
+import type { RunInputRaw } from '../lib/schemas/run-input.js';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' } } });
+const rounds = Number(values.rounds);
+const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
+const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11 };
+const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
+  ['fedavg (clean)', { type: 'fedavg' }, false],
+  ['fedavg', { type: 'fedavg' }, true],
+  ['median', { type: 'median' }, true],
+  ['trimmed-mean', { type: 'trimmed-mean', beta: 0.2 }, true],
+  ['krum', { type: 'krum', f: 1 }, true],
+  ['multi-krum', { type: 'multi-krum', f: 1 }, true],
+];
+let clean: number | null = null;
+try {
+  for (const [name, strategy, attacked] of runs) {
+    const r = await simulate({
+      ...common, runId: name.replace(/\W+/g, '-'), strategyConfig: strategy, minSites: 5,
+      wrapLauncher: attacked ? (launch, store) => tamperingLauncher(launch, store, values.attacker!, (v) => v.forEach((x, i) => (v[i] = -10 * x))) : undefined,
+    });
+    const metric = r.federatedMetric;
+    if (!attacked) clean = metric;
+    console.log(JSON.stringify({
+      strategy: name, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
+      relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null, seconds: Math.round(r.seconds),
+    }));
+  }
+} finally {
+  await rm(out, { recursive: true, force: true });
+}
