@@ -22,4 +22,11 @@ for (let i = 0; i < copies; i++) {
   dst.set(chunk);
 }
 const copySeconds = (performance.now() - c0) / 1000;
-console.log(JSON.stringify({ seconds, peakRss, rssBefore, copyBytesPerSecond: (copies * input.updateBytes) / copySeconds }));
+// Second baseline: reading the same update files from the store in the same chunks, copying only.
+const r0 = performance.now();
+for (const site of input.sites.slice(0, copies)) {
+  const key = `updates/runs/${input.runId}/rounds/0000/update.safetensors`;
+  for (let start = 0; start < input.updateBytes; start += 16 << 20) dst.set(new Float32Array((await store.getRange(site.bucket, key, start, Math.min(start + (16 << 20), input.updateBytes))).slice(0, 4 * Math.floor(Math.min(16 << 20, input.updateBytes - start) / 4)).buffer).subarray(0, 1));
+}
+const readSeconds = (performance.now() - r0) / 1000;
+console.log(JSON.stringify({ seconds, peakRss, rssBefore, copyBytesPerSecond: (copies * input.updateBytes) / copySeconds, storeReadBytesPerSecond: (copies * input.updateBytes) / readSeconds }));

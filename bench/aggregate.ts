@@ -1,7 +1,8 @@
 // Aggregation throughput and memory: FedAvg and trimmed mean over 8 and 32 updates of a
 // 25M-parameter model, read from a folder store, each in a fresh process (peak RSS is its own).
 // Prints one JSON line per run: bytes of updates consumed per second beside a memory-copy baseline
-// measured in the same process, and peak RSS against the model's size.
+// measured in the same process (and a read-only pass over the same files from the store), and
+// peak RSS against the model's size.
 // Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32]
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -56,6 +57,7 @@ try {
       console.log(JSON.stringify({
         strategy: strategy.type, updates: n, parameters: per * TENSORS, updateBytes, seconds: Math.round(r.seconds * 100) / 100,
         bytesPerSecond: Math.round(throughput), copyBytesPerSecond: Math.round(r.copyBytesPerSecond), ratioToCopy: Math.round((throughput / r.copyBytesPerSecond) * 1000) / 1000,
+        storeReadBytesPerSecond: Math.round(r.storeReadBytesPerSecond), ratioToStoreRead: Math.round((throughput / r.storeReadBytesPerSecond) * 1000) / 1000,
         peakRssBytes: r.peakRss, peakRssOverModel: Math.round((r.peakRss / updateBytes) * 100) / 100, rssAtStartBytes: r.rssBefore,
       }));
     }

@@ -36,6 +36,13 @@ function weightedMetrics(accepted: Accepted[], pick: (a: Accepted) => Record<str
   return out;
 }
 
+/** The round's global model, checked against its hash; the file's bytes are not kept (memory). */
+async function loadGlobalModel(store: BlobStore, input: AggregateInput) {
+  const bytes = await store.get(input.modelsBucket, input.globalModelKey);
+  if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
+  return decodeModel(bytes, input.globalModelKey);
+}
+
 export async function aggregateRound(store: BlobStore, input: AggregateInput): Promise<RoundState> {
   let outcomes = parseOutcomes(input.outcomes).sort((a, b) => a.siteId.localeCompare(b.siteId));
   const strategyReport: Record<string, unknown> = {};
@@ -74,9 +81,7 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     }
     privacy = { noiseMultiplier: strategy.dp.noiseMultiplier, clipNorm: strategy.dp.clipNorm, delta: strategy.dp.delta, epsilon, rounds: input.round + 1 };
   }
-  const bytes = await store.get(input.modelsBucket, input.globalModelKey);
-  if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
-  const global = decodeModel(bytes, input.globalModelKey);
+  const global = await loadGlobalModel(store, input);
   const updatable = updatableInitializers(global);
   const sizes = new Map([...updatable].map(([name, t]) => [name, t.data.length]));
   const dims = new Map([...updatable].map(([name, t]) => [name, t.dims]));

@@ -88,6 +88,7 @@ export async function readSafetensorsIndex(reader: RangeReader, source: string, 
 export async function readFloats(reader: RangeReader, entry: TensorEntry, from: number, to: number): Promise<Float32Array> {
   const bytes = await reader.read(entry.begin + from * 4, entry.begin + to * 4);
   if (bytes.length !== (to - from) * 4) throw new ModelFormatError(`tensor '${entry.name}': expected ${(to - from) * 4} bytes, read ${bytes.length} (the file changed?)`, {});
-  // copy into an aligned buffer of our own (little-endian hosts read F32 directly)
+  // A fresh, aligned buffer is viewed as it is; otherwise copied into one (little-endian hosts).
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   return new Float32Array(bytes.slice().buffer);
 }

@@ -30,8 +30,10 @@ export interface AggregatedUpdate {
 
 export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
 
-/** Values per range read and per coordinate-wise chunk. */
+/** Values per coordinate-wise chunk (times the number of sites in memory). */
 export const AGGREGATION_CHUNK = 1 << 18;
+/** Values per range read when one update is streamed alone (mean-type). */
+export const STREAM_CHUNK = 1 << 22;
 
 function clipNormOf(strategy: Strategy): number | undefined {
   return ('dp' in strategy && strategy.dp ? strategy.dp.clipNorm : undefined) ?? strategy.clipNorm;
@@ -59,8 +61,8 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       const w = weights[i] * scale[i];
       for (const [name, acc] of delta) {
         const entry = u.entries.get(name)!;
-        for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
-          const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
+        for (let from = 0; from < acc.length; from += STREAM_CHUNK) {
+          const to = Math.min(acc.length, from + STREAM_CHUNK);
           const values = await readFloats(u.reader, entry, from, to);
           for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
         }
