@@ -13,7 +13,7 @@ import { synthesizeFederation, TEST_SITE_ID } from '../../lib/data/synth.js';
 import { type Baselines, computeBaselines } from '../../lib/federation/baselines.js';
 import type { RunSummary } from '../../lib/federation/finish-run.js';
 import { loadRunReport } from '../../lib/federation/finish-run.js';
-import { metricOf, renderReportHtml, type RunReport } from '../../lib/federation/report.js';
+import { metricOf, renderReportHtml } from '../../lib/federation/report.js';
 import type { RoundState } from '../../lib/federation/round-state.js';
 import { evaluateModel } from '../../lib/model/evaluate.js';
 import { decodeModel } from '../../lib/model/onnx-io.js';
@@ -23,6 +23,7 @@ import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
+import type { SimulationSummary } from '../../lib/workflow/simulation.js';
 import { handler as aggregateRound } from '../../functions/aggregate-round/handler.js';
 import { handler as finishRun } from '../../functions/finish-run/handler.js';
 import { handler as prepareRun } from '../../functions/prepare-run/handler.js';
@@ -61,23 +62,7 @@ export interface SimulateOptions {
   log?: (message: string) => void;
 }
 
-export interface SimulationResult {
-  runId: string;
-  rounds: number;
-  sites: number;
-  metric: string;
-  federatedMetric: number | null;
-  centralizedMetric: number | null;
-  siteAloneMeanMetric: number | null;
-  siteAloneMetric: Record<string, number>;
-  seconds: number;
-  /** time inside the state machines (training jobs included), without data, baselines and scoring */
-  workflowSeconds: number;
-  status: 'succeeded' | 'failed';
-  error?: string;
-  cause?: string;
-  report: RunReport;
-  reportPath: string;
+export interface SimulationResult extends SimulationSummary {
   outDir: string;
   storageRoot: string;
   modelsBucket: string;

@@ -2,8 +2,8 @@
 // The simulation itself is injected by the entry point (it wires the CDK app and the functions).
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { RoundReport } from '../federation/report.js';
 import type { WorkflowEvent } from '../workflow/local-runner.js';
+import type { SimulationSummary } from '../workflow/simulation.js';
 
 export interface SimulateCliOptions {
   sites: number;
@@ -23,22 +23,7 @@ export interface SimulateCliOptions {
   log?: (m: string) => void;
 }
 
-export interface SimulateCliResult {
-  runId: string;
-  rounds: number;
-  sites: number;
-  metric: string;
-  federatedMetric: number | null;
-  centralizedMetric: number | null;
-  siteAloneMeanMetric: number | null;
-  siteAloneMetric: Record<string, number>;
-  seconds: number;
-  status: 'succeeded' | 'failed';
-  error?: string;
-  cause?: string;
-  reportPath: string;
-  report: { rounds: RoundReport[] };
-}
+export type SimulateCliResult = SimulationSummary;
 
 export type SimulateFn = (o: SimulateCliOptions) => Promise<SimulateCliResult>;
 
