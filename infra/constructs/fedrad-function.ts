@@ -1,11 +1,13 @@
-// A fedrad Lambda function: Node 22, bundled with esbuild on this machine (no Docker), structured
+// A fedrad Lambda function: the latest Node runtime (the code needs Node >= 20), in the isolated
+// subnets, with reserved concurrency, bundled with esbuild on this machine (no Docker), structured
 // logs retained a year, X-Ray tracing.
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
+import type { LogKey } from './log-key.js';
 
 const FUNCTIONS_DIR = join(import.meta.dirname, '..', '..', 'functions');
 
@@ -15,6 +17,12 @@ export interface FedradFunctionProps {
   environment: Record<string, string>;
   memorySize?: number;
   timeout?: Duration;
+  /** isolated subnets (reaching S3, KMS and X-Ray through endpoints) */
+  vpc: ec2.IVpc;
+  securityGroup: ec2.ISecurityGroup;
+  logKey: LogKey;
+  /** concurrent executions reserved (and capped): a round invokes a function at most this often at once */
+  reservedConcurrency: number;
 }
 
 export class FedradFunction extends Construct {
@@ -22,19 +30,23 @@ export class FedradFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: FedradFunctionProps) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+    const logGroup = props.logKey.logGroup(this, 'Logs');
     this.fn = new NodejsFunction(this, 'Function', {
       entry: join(FUNCTIONS_DIR, props.name, 'handler.ts'),
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_LATEST,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.minutes(5),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       tracing: lambda.Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [props.securityGroup],
+      reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      bundling: { format: OutputFormat.ESM, target: 'node22', sourceMap: true, mainFields: ['module', 'main'], banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+      bundling: { format: OutputFormat.ESM, target: 'node20', sourceMap: true, mainFields: ['module', 'main'], banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
     });
   }
 }

@@ -5,11 +5,11 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ROUND_STATES, RUN_STATES } from '../../lib/workflow/state-names.js';
+import type { LogKey } from './log-key.js';
 
 export interface RoundWorkflowProps {
   prepareRun: lambda.IFunction;
@@ -20,6 +20,7 @@ export interface RoundWorkflowProps {
   /** sites training at once within a round */
   trainingConcurrency: number;
   jobTimeout: Duration;
+  logKey: LogKey;
 }
 
 const LAMBDA_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
@@ -115,7 +116,8 @@ export class RoundWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(perSite.next(aggregate)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
-      logs: { destination: new logs.LogGroup(this, 'RoundLogs', { retention: logs.RetentionDays.ONE_YEAR }), level: sfn.LogLevel.ERROR },
+      // ALL: transitions carry ids, keys, hashes and metrics only (no image data)
+      logs: { destination: props.logKey.logGroup(this, 'RoundLogs'), level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: 'fedrad: one federated round (train at each site, validate each update, aggregate)',
     });
 
@@ -137,7 +139,7 @@ export class RoundWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(prepare.next(round).next(next)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
-      logs: { destination: new logs.LogGroup(this, 'RunLogs', { retention: logs.RetentionDays.ONE_YEAR }), level: sfn.LogLevel.ERROR },
+      logs: { destination: props.logKey.logGroup(this, 'RunLogs'), level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: 'fedrad: a federated run of R rounds (start it with the run input documented in the README)',
     });
   }

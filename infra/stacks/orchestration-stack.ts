@@ -1,9 +1,11 @@
 // Orchestration: the five functions, their least-privilege grants, and the run/round workflows.
 // Central roles read site buckets under updates/ only, never data/.
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { FedradFunction } from '../constructs/fedrad-function.js';
+import { LogKey } from '../constructs/log-key.js';
 import { RoundWorkflow } from '../constructs/round-workflow.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
@@ -23,12 +25,15 @@ export class OrchestrationStack extends Stack {
     const { config, data, training } = props;
     const sites = config.sites.map((s) => ({ siteId: s.id, bucket: data.sites.get(s.id)!.bucket.bucketName, jobDefinitionArn: training.jobs.get(s.id)!.jobDefinition.jobDefinitionArn }));
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };
-    const make = (id: string, name: string, memorySize?: number, timeout?: Duration) => new FedradFunction(this, id, { name, environment, memorySize, timeout });
+    const logKey = new LogKey(this, 'LogKey');
+    const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
+    const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration) =>
+      new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency });
     this.functions = {
-      prepareRun: make('PrepareRun', 'prepare-run'),
-      validateUpdate: make('ValidateUpdate', 'validate-update', 2048),
-      aggregateRound: make('AggregateRound', 'aggregate-round', 4096, Duration.minutes(15)),
-      finishRun: make('FinishRun', 'finish-run'),
+      prepareRun: make('PrepareRun', 'prepare-run', 2),
+      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048),
+      aggregateRound: make('AggregateRound', 'aggregate-round', 2, 4096, Duration.minutes(15)),
+      finishRun: make('FinishRun', 'finish-run', 2),
     };
     const { prepareRun, validateUpdate, aggregateRound, finishRun } = this.functions;
     data.modelsBucket.grantReadWrite(prepareRun.fn, 'runs/*');
@@ -47,6 +52,7 @@ export class OrchestrationStack extends Stack {
       jobQueue: training.compute.queue,
       trainingConcurrency: config.trainingConcurrency,
       jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
+      logKey,
     });
   }
 }

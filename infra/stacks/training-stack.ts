@@ -1,12 +1,12 @@
 // Training: the isolated network, GPU Batch capacity, and per site a job role and job definition
 // running the train-site image (built from functions/train-site/Dockerfile at deploy time).
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
 import { TrainingCompute } from '../constructs/training-compute.js';
 import type { DataStack } from './data-stack.js';
@@ -22,16 +22,18 @@ export class TrainingStack extends Stack {
   readonly compute: TrainingCompute;
   readonly jobs: Map<string, SiteJobDefinition>;
   readonly vpc: ec2.Vpc;
+  readonly logKey: LogKey;
 
   constructor(scope: Construct, id: string, props: TrainingStackProps) {
     super(scope, id, props);
     const { config, data } = props;
+    this.logKey = new LogKey(this, 'LogKey');
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL } },
+      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL, destination: ec2.FlowLogDestination.toCloudWatchLogs(this.logKey.logGroup(this, 'FlowLogs')) } },
     });
     for (const [name, service] of Object.entries({
       EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
@@ -42,6 +44,7 @@ export class TrainingStack extends Stack {
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       Sts: ec2.InterfaceVpcEndpointAwsService.STS,
       Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
+      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
     })) {
       this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
     }
@@ -50,7 +53,7 @@ export class TrainingStack extends Stack {
       file: 'functions/train-site/Dockerfile',
       exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'],
     });
-    const logGroup = new logs.LogGroup(this, 'JobLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+    const logGroup = this.logKey.logGroup(this, 'JobLogs');
     this.jobs = new Map(
       config.sites.map((site) => {
         const storage = data.sites.get(site.id)!;

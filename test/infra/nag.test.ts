@@ -1,0 +1,53 @@
+// cdk-nag AwsSolutions and HIPAA.Security over the whole app: every finding is acknowledged with a
+// reason, every acknowledgement is used, and a new problem is not swallowed by them.
+import { App } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDeploymentConfig } from '../../infra/config.js';
+import { buildFedrad, type FedradStacks } from '../../infra/fedrad.js';
+import { ACKNOWLEDGEMENTS, type PackReport, runNag } from '../../infra/nag.js';
+
+const config = parseDeploymentConfig({ federation: 'nag', sites: ['a', 'b'].map((id) => ({ id, displayName: id })), schedule: { expression: 'cron(0 2 ? * SUN *)', timezone: 'Europe/London' }, notificationEmail: 'ml-ops@example.org' }, 'nag');
+const CONTEXT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true };
+
+function nag(extra?: (stacks: FedradStacks) => void): PackReport[] {
+  const app = new App({ context: CONTEXT });
+  const stacks = buildFedrad(app, config);
+  extra?.(stacks);
+  app.synth();
+  return runNag(app);
+}
+
+let reports: PackReport[];
+beforeAll(() => {
+  reports = nag();
+});
+
+describe('cdk-nag', () => {
+  it('leaves no finding unacknowledged in either pack', () => {
+    expect(reports.map((r) => r.pack)).toEqual(['AwsSolutions', 'HIPAA.Security']);
+    for (const r of reports) {
+      expect(r.findings.length).toBeGreaterThan(0);
+      expect(r.findings.filter((f) => !f.acknowledged)).toEqual([]);
+    }
+  });
+
+  it('gives every acknowledgement a reason, and uses every one', () => {
+    const all = reports.flatMap((r) => r.findings);
+    for (const a of ACKNOWLEDGEMENTS) {
+      expect(a.reason.length, a.finding.source).toBeGreaterThan(60);
+      expect(all.some((f) => a.finding.test(f.id)), `acknowledgement ${a.finding} matches no finding`).toBe(true);
+    }
+  });
+
+  it('reports a new problem instead of swallowing it', () => {
+    const withProblems = nag((s) => {
+      new s3.Bucket(s.data, 'Careless', { encryption: s3.BucketEncryption.UNENCRYPTED });
+      new iam.Role(s.orchestration, 'TooBroad', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }).addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    });
+    const open = withProblems.flatMap((r) => r.findings.filter((f) => !f.acknowledged).map((f) => `${f.id} ${f.path}`));
+    expect(open.some((f) => f.includes('Careless'))).toBe(true);
+    expect(open.some((f) => f.startsWith('AwsSolutions-IAM5[Action::s3:*]') && f.includes('TooBroad'))).toBe(true);
+  });
+});
