@@ -17,7 +17,7 @@ import { metricOf, renderReportHtml } from '../../lib/federation/report.js';
 import type { RoundState } from '../../lib/federation/round-state.js';
 import { evaluateModel } from '../../lib/model/evaluate.js';
 import { decodeModel } from '../../lib/model/onnx-io.js';
-import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { type DeploymentConfig, DeploymentConfigSchema } from '../../lib/schemas/deployment-config.js';
 import type { RunInputRaw } from '../../lib/schemas/run-input.js';
 import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
@@ -92,14 +92,11 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
   const storageRoot = join(outDir, 'buckets');
-  const config: DeploymentConfig = {
+  const config: DeploymentConfig = DeploymentConfigSchema.parse({
     federation: FEDERATION,
     sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}` })),
-    gpuInstanceTypes: ['g5.xlarge'],
-    maxVcpus: 64,
     trainingConcurrency: concurrency,
-    jobTimeoutMinutes: 120,
-  };
+  });
   const deployment = synthesizeLocal(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
 

@@ -41,6 +41,10 @@ export class DataStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'models/',
       removalPolicy: RemovalPolicy.RETAIN,
+      // Lineage is immutable: every version (models, lineage, run records, reports) is retained in
+      // governance mode; only a principal granted s3:BypassGovernanceRetention can remove one early.
+      objectLockEnabled: true,
+      objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(config.modelRetentionDays)),
     });
   }
 }

@@ -1,12 +1,17 @@
-// Orchestration: the five functions, their least-privilege grants, and the run/round workflows.
+// Orchestration: the functions, their least-privilege grants, the run/round workflows, their
+// schedule, notifications, alarms and dashboard.
 // Central roles read site buckets under updates/ only, never data/.
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { FedradFunction } from '../constructs/fedrad-function.js';
 import { LogKey } from '../constructs/log-key.js';
 import { RoundWorkflow } from '../constructs/round-workflow.js';
+import { RunMonitoring } from '../constructs/run-monitoring.js';
+import { RunSchedule } from '../constructs/run-schedule.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
 
@@ -18,6 +23,8 @@ export interface OrchestrationStackProps extends StackProps {
 
 export class OrchestrationStack extends Stack {
   readonly workflow: RoundWorkflow;
+  readonly monitoring: RunMonitoring;
+  readonly schedule?: RunSchedule;
   readonly functions: Record<'prepareRun' | 'validateUpdate' | 'aggregateRound' | 'finishRun', FedradFunction>;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
@@ -54,5 +61,18 @@ export class OrchestrationStack extends Stack {
       jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
       logKey,
     });
+    const opsKey = new kms.Key(this, 'OpsKey', { description: `fedrad ${config.federation}: notifications and schedule dead letters`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
+    this.monitoring = new RunMonitoring(this, 'Monitoring', {
+      federation: config.federation,
+      runMachine: this.workflow.runMachine,
+      roundMachine: this.workflow.roundMachine,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([k, f]) => [k, f.fn])),
+      key: opsKey,
+      notificationEmail: config.notificationEmail,
+    });
+    if (config.schedule) {
+      this.schedule = new RunSchedule(this, 'Schedule', { runMachine: this.workflow.runMachine, expression: config.schedule.expression, timezone: config.schedule.timezone, runInput: config.schedule.runInput, key: opsKey });
+      opsKey.grant(new iam.ServicePrincipal('scheduler.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    }
   }
 }

@@ -28,6 +28,8 @@ export const DeploymentConfigSchema = z
       .strict()
       .optional(),
     notificationEmail: z.email().optional(),
+    /** days every version in the models bucket is kept under Object Lock (governance mode) */
+    modelRetentionDays: z.number().int().min(1).max(36500).default(3650),
   })
   .strict();
 export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;

@@ -1,0 +1,66 @@
+// Operations for the run workflow: SNS notifications (run succeeded, failed or timed out, and a
+// round lost its quorum or its privacy budget), alarms (failed and timed-out runs, failed rounds,
+// function errors), and a CloudWatch dashboard.
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface RunMonitoringProps {
+  federation: string;
+  runMachine: sfn.StateMachine;
+  roundMachine: sfn.StateMachine;
+  functions: Record<string, lambda.IFunction>;
+  key: kms.IKey;
+  notificationEmail?: string;
+}
+
+export class RunMonitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: RunMonitoringProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Notifications', { displayName: `fedrad ${props.federation}`, masterKey: props.key, enforceSSL: true });
+    props.key.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    props.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    if (props.notificationEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.notificationEmail));
+
+    const statusRule = (name: string, machine: sfn.IStateMachine, statuses: string[], message: (e: typeof events.EventField) => string) =>
+      new events.Rule(this, name, {
+        eventPattern: { source: ['aws.states'], detailType: ['Step Functions Execution Status Change'], detail: { stateMachineArn: [machine.stateMachineArn], status: statuses } },
+        targets: [new eventTargets.SnsTopic(this.topic, { message: events.RuleTargetInput.fromText(message(events.EventField)) })],
+      });
+    statusRule('RunFinished', props.runMachine, ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], (f) => `fedrad ${props.federation}: run ${f.fromPath('$.detail.name')} ${f.fromPath('$.detail.status')}. Execution: ${f.fromPath('$.detail.executionArn')}`);
+    statusRule('RoundFailed', props.roundMachine, ['FAILED', 'TIMED_OUT'], (f) => `fedrad ${props.federation}: a round ${f.fromPath('$.detail.status')} (lost quorum, privacy budget or a bad update store: see the error). Execution: ${f.fromPath('$.detail.executionArn')}`);
+
+    const alarm = (name: string, metric: cloudwatch.IMetric, description: string) => {
+      const a = new cloudwatch.Alarm(this, name, { metric, threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, alarmDescription: description });
+      a.addAlarmAction(new actions.SnsAction(this.topic));
+      return a;
+    };
+    const fiveMinutes = { period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM };
+    alarm('RunsFailed', props.runMachine.metricFailed(fiveMinutes), 'A fedrad run failed.');
+    alarm('RunsTimedOut', props.runMachine.metricTimedOut(fiveMinutes), 'A fedrad run timed out.');
+    alarm('RoundsFailed', props.roundMachine.metricFailed(fiveMinutes), 'A fedrad round failed (quorum, privacy budget or storage).');
+    // A training job stuck RUNNABLE (no GPU capacity) fails its site when the Batch state's timeout
+    // (job budget + 2 h) passes; the round goes on without it and RoundsFailed fires if quorum is lost.
+    for (const [name, fn] of Object.entries(props.functions)) alarm(`${name}Errors`, fn.metricErrors(fiveMinutes), `Errors in the ${name} function.`);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `fedrad-${props.federation}-${Stack.of(this).region}`.replace(/[^A-Za-z0-9_-]/g, '-') });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Runs', left: [props.runMachine.metricStarted(fiveMinutes), props.runMachine.metricSucceeded(fiveMinutes), props.runMachine.metricFailed(fiveMinutes)] }),
+      new cloudwatch.GraphWidget({ title: 'Rounds', left: [props.roundMachine.metricStarted(fiveMinutes), props.roundMachine.metricSucceeded(fiveMinutes), props.roundMachine.metricFailed(fiveMinutes)], right: [props.roundMachine.metricTime({ statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(15) })] }),
+      new cloudwatch.GraphWidget({ title: 'Function durations (p90)', left: Object.values(props.functions).map((fn) => fn.metricDuration({ statistic: cloudwatch.Stats.p(90) })) }),
+      new cloudwatch.GraphWidget({ title: 'Function errors', left: Object.values(props.functions).map((fn) => fn.metricErrors(fiveMinutes)) }),
+    );
+  }
+}
