@@ -51,7 +51,7 @@ try {
         trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), sites, lastRound: null, updateBytes,
         outcomes: sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100, weight: 0, norm: 1, updateSha256: 'x', globalMetrics: {}, localMetrics: {} })),
       };
-      const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'aggregate-worker.ts'), root, JSON.stringify(input)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const out = execFileSync(process.execPath, [...(process.env.FEDRAD_MEMTRACE ? ['--import', process.env.FEDRAD_MEMTRACE] : []), '--import', 'tsx', join(import.meta.dirname, 'aggregate-worker.ts'), root, JSON.stringify(input)], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const r = JSON.parse(out.trim().split('\n').at(-1)!);
       const throughput = (n * updateBytes) / r.seconds;
       console.log(JSON.stringify({
@@ -59,6 +59,7 @@ try {
         bytesPerSecond: Math.round(throughput), copyBytesPerSecond: Math.round(r.copyBytesPerSecond), ratioToCopy: Math.round((throughput / r.copyBytesPerSecond) * 1000) / 1000,
         storeReadBytesPerSecond: Math.round(r.storeReadBytesPerSecond), ratioToStoreRead: Math.round((throughput / r.storeReadBytesPerSecond) * 1000) / 1000,
         peakRssBytes: r.peakRss, peakRssOverModel: Math.round((r.peakRss / updateBytes) * 100) / 100, rssAtStartBytes: r.rssBefore,
+        sampledPeakRssBytes: r.sampledPeak, sampledPeakOverModel: Math.round((r.sampledPeak / updateBytes) * 100) / 100, growthOverModel: Math.round(((r.sampledPeak - r.rssBefore) / updateBytes) * 100) / 100,
       }));
     }
   }

@@ -2,8 +2,8 @@
 // (lib/federation/strategies) and the server step; writes the next global model, the server
 // optimizer state and the lineage once each. Deterministic: a re-run yields the same bytes.
 import { exportModel } from '../model/export.js';
-import { type TensorData } from '../model/graph.js';
-import { decodeModel, sha256 } from '../model/onnx-io.js';
+import { numel, type TensorData } from '../model/graph.js';
+import { decodeModel, initializerSpans, sha256 } from '../model/onnx-io.js';
 import { readSafetensorsIndex } from '../model/safetensors-stream.js';
 import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
 import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
@@ -11,7 +11,7 @@ import { keys } from '../storage/keys.js';
 import { CorruptGlobalModelError, QuorumNotReachedError } from './errors.js';
 import { aggregateUpdates, type UpdateRef } from './strategies/aggregate-updates.js';
 import { PrivacyBudgetExceededError } from './strategies/errors.js';
-import { gaussianEpsilon, median, serverStep } from './strategies/math.js';
+import { gaussianEpsilon, median, type ServerOptimizer, serverStep } from './strategies/math.js';
 import { encodeServerState, loadServerState, serverOptimizerOf } from './strategies/server-state.js';
 import { storeReader } from './validate-update.js';
 import type { AggregateInput, RoundState } from './round-state.js';
@@ -36,11 +36,39 @@ function weightedMetrics(accepted: Accepted[], pick: (a: Accepted) => Record<str
   return out;
 }
 
-/** The round's global model, checked against its hash; the file's bytes are not kept (memory). */
-async function loadGlobalModel(store: BlobStore, input: AggregateInput) {
-  const bytes = await store.get(input.modelsBucket, input.globalModelKey);
-  if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
-  return decodeModel(bytes, input.globalModelKey);
+/** Values stepped at a time when the global model is updated in its own bytes. */
+const STEP_CHUNK = 1 << 20;
+
+/**
+ * The next global model: each weight stepped by the server optimizer. Models that store weights as
+ * raw_data (ours, and most exporters') are changed in their own bytes, chunk by chunk, so memory
+ * holds the model once; others are decoded and re-encoded.
+ */
+function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOptimizer, delta: Map<string, Float32Array>, state: Map<string, Record<string, Float32Array>>): { bytes: Uint8Array; sha256: string } {
+  const spans = initializerSpans(bytes, source);
+  if ([...delta.keys()].every((name) => (spans.get(name)?.offset ?? -1) >= 0)) {
+    for (const [name, d] of delta) {
+      const span = spans.get(name)!;
+      for (let from = 0; from < d.length; from += STEP_CHUNK) {
+        const to = Math.min(d.length, from + STEP_CHUNK);
+        const w = new Float32Array(bytes.slice(span.offset + from * 4, span.offset + to * 4).buffer);
+        const slots = Object.fromEntries(Object.entries(state.get(name)!).map(([k, v]) => [k, v.subarray(from, to)]));
+        serverStep(optimizer, w, d.subarray(from, to), slots);
+        bytes.set(new Uint8Array(w.buffer), span.offset + from * 4);
+      }
+      delta.delete(name);
+    }
+    return { bytes, sha256: sha256(bytes) };
+  }
+  const global = decodeModel(bytes, source);
+  const weights = new Map<string, TensorData>();
+  for (const [name, d] of delta) {
+    const g = global.graph.initializers.get(name)!;
+    serverStep(optimizer, g.data as Float32Array, d, state.get(name)!);
+    weights.set(name, g);
+  }
+  const out = exportModel(global, weights);
+  return { bytes: out.bytes, sha256: out.sha256 };
 }
 
 export async function aggregateRound(store: BlobStore, input: AggregateInput): Promise<RoundState> {
@@ -81,9 +109,11 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     }
     privacy = { noiseMultiplier: strategy.dp.noiseMultiplier, clipNorm: strategy.dp.clipNorm, delta: strategy.dp.delta, epsilon, rounds: input.round + 1 };
   }
-  const global = await loadGlobalModel(store, input);
-  const updatable = updatableInitializers(global);
-  const sizes = new Map([...updatable].map(([name, t]) => [name, t.data.length]));
+  const bytes = await store.get(input.modelsBucket, input.globalModelKey);
+  if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
+  const structure = decodeModel(bytes, input.globalModelKey, { withoutValues: true });
+  const updatable = updatableInitializers(structure);
+  const sizes = new Map([...updatable].map(([name, t]) => [name, numel(t.dims)]));
   const dims = new Map([...updatable].map(([name, t]) => [name, t.dims]));
   const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
   const refs: UpdateRef[] = [];
@@ -100,14 +130,7 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
   Object.assign(strategyReport, aggregated.report);
   const optimizer = serverOptimizerOf(strategy);
   const state = await loadServerState(store, input.modelsBucket, input.runId, input.round, optimizer, dims);
-  // The decoded global weights are this function's own copy: step them in place (one model less in memory).
-  const weights = new Map<string, TensorData>();
-  for (const [name, g] of updatable) {
-    serverStep(optimizer, g.data as Float32Array, aggregated.delta.get(name)!, state.get(name)!);
-    aggregated.delta.delete(name);
-    weights.set(name, g);
-  }
-  const next = exportModel(global, weights);
+  const next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state);
   const nextRound = input.round + 1;
   const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
     try {

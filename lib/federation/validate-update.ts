@@ -23,7 +23,9 @@ export const MAX_MESSAGE = 240;
 export const CHUNK_VALUES = 1 << 18;
 
 export function storeReader(store: BlobStore, bucket: string, key: string, size: number): RangeReader {
-  return { size, read: (start, end) => store.getRange(bucket, key, start, Math.min(end, size)) };
+  const reader: RangeReader = { size, read: (start, end) => store.getRange(bucket, key, start, Math.min(end, size)) };
+  if (store.readRangeInto) reader.readInto = (start, target) => store.readRangeInto!(bucket, key, start, target);
+  return reader;
 }
 
 async function readOrUndefined(store: BlobStore, bucket: string, key: string): Promise<Uint8Array | undefined> {
@@ -97,12 +99,13 @@ export async function validateUpdate(store: BlobStore, input: ValidateInput): Pr
   // One pass in file order: hash every byte, check every value is finite, sum the squares.
   const hash = createHash('sha256').update(index.headerBytes);
   let sumSquares = 0;
+  const scratch = new Float32Array(CHUNK_VALUES);
   for (const e of index.entries) {
     const count = (e.end - e.begin) / 4;
     let nonFinite = -1;
     for (let from = 0; from < count; from += CHUNK_VALUES) {
-      const values = await readFloats(reader, e, from, Math.min(count, from + CHUNK_VALUES));
-      hash.update(new Uint8Array(values.buffer));
+      const values = await readFloats(reader, e, from, Math.min(count, from + CHUNK_VALUES), scratch);
+      hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
         if (!Number.isFinite(v)) {

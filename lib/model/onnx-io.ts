@@ -30,9 +30,10 @@ function encodeTensor(name: string, t: TensorData): InstanceType<typeof onnx.Ten
   return onnx.TensorProto.create({ name, dims: t.dims, dataType: ELEM[t.dtype], rawData: raw });
 }
 
-function decodeTensor(p: InstanceType<typeof onnx.TensorProto>): TensorData {
+function decodeTensor(p: InstanceType<typeof onnx.TensorProto>, withoutValues = false): TensorData {
   const dims = (p.dims ?? []).map(toNumber);
   const dtype = dtypeOf(p.dataType ?? 0, `initializer '${p.name}'`);
+  if (withoutValues && dtype !== 'bool') return { dtype, dims, data: dtype === 'float32' ? new Float32Array(0) : new BigInt64Array(0) };
   const size = numel(dims);
   const raw = p.rawData && p.rawData.length > 0 ? p.rawData : undefined;
   if (dtype === 'float32') {
@@ -119,7 +120,11 @@ export function encodeModel(model: Model): Uint8Array {
   return onnx.ModelProto.encode(proto).finish();
 }
 
-export function decodeModel(bytes: Uint8Array, source = 'model'): Model {
+/**
+ * Decodes an ONNX model. With `withoutValues`, initializers keep their dtype and dims but hold no
+ * values (zero-length data): the graph's structure at no cost in memory.
+ */
+export function decodeModel(bytes: Uint8Array, source = 'model', options: { withoutValues?: boolean } = {}): Model {
   let proto: InstanceType<typeof onnx.ModelProto>;
   try {
     proto = onnx.ModelProto.decode(bytes);
@@ -131,7 +136,7 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): Model {
   const domainOpset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
   const opset = domainOpset ? toNumber(domainOpset.version as number | Long) : OPSET;
   const initializers = new Map<string, TensorData>();
-  for (const t of gp.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t as InstanceType<typeof onnx.TensorProto>));
+  for (const t of gp.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t as InstanceType<typeof onnx.TensorProto>, options.withoutValues));
   const nodes: Node[] = (gp.node ?? []).map((n, i) => {
     if (n.domain && n.domain !== 'ai.onnx') {
       throw new ModelFormatError(`${source}: node '${n.name || i}' uses op domain '${n.domain}'; fedrad uses standard ai.onnx ops only`, { node: n.name, domain: n.domain });
@@ -214,4 +219,35 @@ export function replaceInitializers(model: Model, values: ReadonlyMap<string, Te
     initializers.set(name, t);
   }
   return { ...model, graph: { ...model.graph, initializers } };
+}
+
+/** Where an initializer's raw little-endian values sit inside an encoded model. */
+export interface InitializerSpan {
+  dtype: TensorData['dtype'];
+  dims: number[];
+  /** byte offset of the values in the encoded model, or -1 when they are not stored as raw_data */
+  offset: number;
+  byteLength: number;
+}
+
+/**
+ * The initializers' positions inside an encoded model, read without copying any values: lets a
+ * caller change weights in place in the model's own bytes (same shapes, same encoding).
+ */
+export function initializerSpans(bytes: Uint8Array, source = 'model'): Map<string, InitializerSpan> {
+  let proto: InstanceType<typeof onnx.ModelProto>;
+  try {
+    proto = onnx.ModelProto.decode(bytes);
+  } catch (cause) {
+    throw new ModelFormatError(`${source} is not an ONNX model: ${(cause as Error).message}`, { source }, { cause });
+  }
+  const spans = new Map<string, InitializerSpan>();
+  for (const t of proto.graph?.initializer ?? []) {
+    const dims = (t.dims ?? []).map(toNumber);
+    const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+    const dtype = dtypeOf(t.dataType ?? 0, `initializer '${t.name}'`) as TensorData['dtype'];
+    const inside = raw && raw.buffer === bytes.buffer;
+    spans.set(t.name ?? '', { dtype, dims, offset: inside ? raw.byteOffset - bytes.byteOffset : -1, byteLength: raw?.length ?? 0 });
+  }
+  return spans;
 }

@@ -8,6 +8,8 @@ export interface RangeReader {
   /** total size in bytes */
   size: number;
   read(start: number, end: number): Promise<Uint8Array>;
+  /** optional: reads from `start` into `target`, returning the bytes read (no allocation) */
+  readInto?(start: number, target: Uint8Array): Promise<number>;
 }
 
 export interface TensorEntry {
@@ -84,8 +86,18 @@ export async function readSafetensorsIndex(reader: RangeReader, source: string, 
   return { headerBytes, entries, metadata: typeof meta === 'object' && meta !== null ? meta : {} };
 }
 
-/** Values [from, to) of a float32 tensor, read by range. */
-export async function readFloats(reader: RangeReader, entry: TensorEntry, from: number, to: number): Promise<Float32Array> {
+/**
+ * Values [from, to) of a float32 tensor, read by range. With `scratch` (at least to - from values)
+ * and a reader that can read in place, the values land in it: streaming a large update then
+ * allocates nothing per chunk.
+ */
+export async function readFloats(reader: RangeReader, entry: TensorEntry, from: number, to: number, scratch?: Float32Array): Promise<Float32Array> {
+  if (scratch && reader.readInto) {
+    const target = new Uint8Array(scratch.buffer, scratch.byteOffset, (to - from) * 4);
+    const n = await reader.readInto(entry.begin + from * 4, target);
+    if (n !== target.length) throw new ModelFormatError(`tensor '${entry.name}': expected ${target.length} bytes, read ${n} (the file changed?)`, {});
+    return scratch.subarray(0, to - from);
+  }
   const bytes = await reader.read(entry.begin + from * 4, entry.begin + to * 4);
   if (bytes.length !== (to - from) * 4) throw new ModelFormatError(`tensor '${entry.name}': expected ${(to - from) * 4} bytes, read ${bytes.length} (the file changed?)`, {});
   // A fresh, aligned buffer is viewed as it is; otherwise copied into one (little-endian hosts).

@@ -19,6 +19,8 @@ export interface BlobStore {
   get(bucket: string, key: string): Promise<Uint8Array>;
   /** bytes [start, end) of an object; fewer if the object is shorter */
   getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
+  /** optional: reads bytes from `start` into `target` (no new buffer); returns how many were read */
+  readRangeInto?(bucket: string, key: string, start: number, target: Uint8Array): Promise<number>;
   put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
   /** every key under the prefix, sorted */

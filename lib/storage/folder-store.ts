@@ -27,7 +27,8 @@ export class FolderBlobStore implements BlobStore {
 
   async get(bucket: string, key: string): Promise<Uint8Array> {
     try {
-      return new Uint8Array(await readFile(this.path(bucket, key)));
+      const buf = await readFile(this.path(bucket, key));
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength); // a view, not a copy
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
       throw err;
@@ -43,9 +44,24 @@ export class FolderBlobStore implements BlobStore {
       throw err;
     }
     try {
-      const buf = new Uint8Array(Math.max(0, end - start));
+      const buf = Buffer.allocUnsafe(Math.max(0, end - start)); // filled by the read below
       const { bytesRead } = await handle.read(buf, 0, buf.length, start);
       return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readRangeInto(bucket: string, key: string, start: number, target: Uint8Array): Promise<number> {
+    let handle;
+    try {
+      handle = await open(this.path(bucket, key), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      throw err;
+    }
+    try {
+      return (await handle.read(target, 0, target.length, start)).bytesRead;
     } finally {
       await handle.close();
     }

@@ -57,13 +57,14 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
     const total = updates.reduce((a, u) => a + u.sampleCount, 0);
     // DP bounds each site's influence, so its mean is unweighted; otherwise weights follow samples.
     const weights = updates.map((u) => (dp ? 1 / n : u.sampleCount / total));
+    const scratch = new Float32Array(STREAM_CHUNK);
     for (const [i, u] of updates.entries()) {
       const w = weights[i] * scale[i];
       for (const [name, acc] of delta) {
         const entry = u.entries.get(name)!;
         for (let from = 0; from < acc.length; from += STREAM_CHUNK) {
           const to = Math.min(acc.length, from + STREAM_CHUNK);
-          const values = await readFloats(u.reader, entry, from, to);
+          const values = await readFloats(u.reader, entry, from, to, scratch);
           for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
         }
       }
@@ -80,10 +81,11 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {
     if (strategy.type === 'trimmed-mean') checkTrimmedMean(n, strategy.beta);
     const column = new Float64Array(n);
+    const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
     for (const [name, acc] of delta) {
       for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
         const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
-        const chunks = await Promise.all(updates.map((u) => readFloats(u.reader, u.entries.get(name)!, from, to)));
+        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, scratch[i])));
         for (let k = 0; k < to - from; k++) {
           for (let i = 0; i < n; i++) column[i] = chunks[i][k] * scale[i];
           acc[from + k] = strategy.type === 'median' ? median(column) : trimmedMean(column, strategy.beta);
@@ -98,11 +100,12 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
     const m = strategy.type === 'krum' ? 1 : (strategy.m ?? n - strategy.f);
     checkKrum(n, strategy.f, m);
     const dist = new Float64Array(n * n);
+    const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
     for (const name of delta.keys()) {
       const size = shapes.get(name)!;
       for (let from = 0; from < size; from += AGGREGATION_CHUNK) {
         const to = Math.min(size, from + AGGREGATION_CHUNK);
-        const chunks = await Promise.all(updates.map((u) => readFloats(u.reader, u.entries.get(name)!, from, to)));
+        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, scratch[i])));
         for (let a = 0; a < n; a++) {
           for (let b = a + 1; b < n; b++) {
             let s = 0;
@@ -126,7 +129,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       for (const [name, acc] of delta) {
         for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
           const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
-          const values = await readFloats(u.reader, u.entries.get(name)!, from, to);
+          const values = await readFloats(u.reader, u.entries.get(name)!, from, to, scratch[0]);
           for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
         }
       }
