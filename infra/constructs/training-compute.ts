@@ -8,6 +8,8 @@ export interface TrainingComputeProps {
   vpc: ec2.IVpc;
   instanceTypes: string[];
   maxVcpus: number;
+  /** vCPUs kept warm in the on-demand environment */
+  warmVcpus: number;
 }
 
 export class TrainingCompute extends Construct {
@@ -30,7 +32,7 @@ export class TrainingCompute extends Construct {
       maxvCpus: props.maxVcpus,
     };
     const spot = new batch.ManagedEc2EcsComputeEnvironment(this, 'Spot', { ...common, spot: true, allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED });
-    const onDemand = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemand', { ...common, spot: false, allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE });
+    const onDemand = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemand', { ...common, minvCpus: props.warmVcpus, spot: false, allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE });
     this.queue = new batch.JobQueue(this, 'Queue', {
       computeEnvironments: [
         { computeEnvironment: spot, order: 1 },

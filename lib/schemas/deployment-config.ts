@@ -19,6 +19,8 @@ export const DeploymentConfigSchema = z
     sites: z.array(SiteConfigSchema).min(1).max(50).refine((s) => new Set(s.map((x) => x.id)).size === s.length, 'site ids must be unique'),
     gpuInstanceTypes: z.array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'an EC2 instance type such as g5.xlarge')).min(1).default(['g5.xlarge', 'g4dn.xlarge', 'g6.xlarge']),
     maxVcpus: z.number().int().min(1).max(10000).default(64),
+    /** vCPUs kept running between rounds (0: scale from zero, minutes of start-up per round) */
+    warmVcpus: z.number().int().min(0).max(10000).default(0),
     /** sites training at the same time within a round */
     trainingConcurrency: z.number().int().min(1).max(50).default(10),
     /** minutes before a site's training job is stopped */
@@ -31,6 +33,7 @@ export const DeploymentConfigSchema = z
     /** days every version in the models bucket is kept under Object Lock (governance mode) */
     modelRetentionDays: z.number().int().min(1).max(36500).default(3650),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.warmVcpus <= c.maxVcpus, { message: 'warmVcpus must not exceed maxVcpus', path: ['warmVcpus'] });
 export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;
