@@ -10,17 +10,18 @@ import { simulate } from '../infra/local/simulate.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' } } });
+const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
 const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11 };
 const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
   ['fedavg (clean)', { type: 'fedavg' }, false],
   ['fedavg', { type: 'fedavg' }, true],
-  ['median', { type: 'median' }, true],
-  ['trimmed-mean', { type: 'trimmed-mean', beta: 0.2 }, true],
-  ['krum', { type: 'krum', f: 1 }, true],
-  ['multi-krum', { type: 'multi-krum', f: 1 }, true],
+  ['median', { type: 'median', serverMomentum: momentum }, true],
+  ['trimmed-mean', { type: 'trimmed-mean', beta: 0.2, serverMomentum: momentum }, true],
+  ['krum', { type: 'krum', f: 1, serverMomentum: momentum }, true],
+  ['multi-krum', { type: 'multi-krum', f: 1, serverMomentum: momentum }, true],
 ];
 // With --clean-robust: the robust strategies without an attacker too, to separate what the attack
 // costs from what the strategy costs on non-IID sites.
@@ -28,6 +29,7 @@ if (values['clean-robust']) runs.push(['median (clean)', { type: 'median' }, fal
 let clean: number | null = null;
 try {
   for (const [name, strategy, attacked] of runs) {
+    if (values.only && name !== 'fedavg (clean)' && !values.only.split(',').includes(name)) continue;
     const r = await simulate({
       ...common, runId: name.replace(/\W+/g, '-'), strategyConfig: strategy, minSites: 5,
       wrapLauncher: attacked ? (launch, store) => tamperingLauncher(launch, store, values.attacker!, (v) => v.forEach((x, i) => (v[i] = -10 * x))) : undefined,
@@ -35,7 +37,7 @@ try {
     const metric = r.federatedMetric;
     if (name === 'fedavg (clean)') clean = metric;
     console.log(JSON.stringify({
-      strategy: name, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      strategy: name, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
       relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null, seconds: Math.round(r.seconds),
     }));

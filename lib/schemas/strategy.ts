@@ -23,16 +23,22 @@ export type DifferentialPrivacy = z.infer<typeof DifferentialPrivacySchema>;
 
 const serverLr = (d: number) => z.number().positive().max(100).default(d);
 
+/**
+ * Robust aggregates may be applied with server momentum: averaging the last rounds' robust
+ * aggregates damps the swings that non-IID sites cause (Karimireddy et al., 2021).
+ */
+const robust = { ...clipping, serverMomentum: z.number().min(0).max(0.99).default(0) };
+
 export const StrategySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('fedavg'), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
   z.object({ type: z.literal('fedavgm'), serverLearningRate: serverLr(1), momentum: z.number().min(0).max(0.999).default(0.9), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
   z.object({ type: z.literal('fedadam'), serverLearningRate: serverLr(0.01), beta1: z.number().min(0).max(0.9999).default(0.9), beta2: z.number().min(0).max(0.99999).default(0.99), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
   z.object({ type: z.literal('fedyogi'), serverLearningRate: serverLr(0.01), beta1: z.number().min(0).max(0.9999).default(0.9), beta2: z.number().min(0).max(0.99999).default(0.99), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
   z.object({ type: z.literal('fedadagrad'), serverLearningRate: serverLr(0.01), tau: positive.default(1e-3), ...clipping, dp: DifferentialPrivacySchema.optional() }).strict(),
-  z.object({ type: z.literal('median'), ...clipping }).strict(),
-  z.object({ type: z.literal('trimmed-mean'), beta: z.number().min(0).lt(0.5).default(0.2), ...clipping }).strict(),
-  z.object({ type: z.literal('krum'), f: z.number().int().min(0).default(1), ...clipping }).strict(),
-  z.object({ type: z.literal('multi-krum'), f: z.number().int().min(0).default(1), m: z.number().int().min(1).optional(), ...clipping }).strict(),
+  z.object({ type: z.literal('median'), ...robust }).strict(),
+  z.object({ type: z.literal('trimmed-mean'), beta: z.number().min(0).lt(0.5).default(0.2), ...robust }).strict(),
+  z.object({ type: z.literal('krum'), f: z.number().int().min(0).default(1), ...robust }).strict(),
+  z.object({ type: z.literal('multi-krum'), f: z.number().int().min(0).default(1), m: z.number().int().min(1).optional(), ...robust }).strict(),
 ]);
 export type Strategy = z.infer<typeof StrategySchema>;
 export type StrategyType = Strategy['type'];

@@ -10,7 +10,11 @@ import { MEAN_TYPES } from './aggregate-updates.js';
 import { type ServerOptimizer, serverStateSlots } from './math.js';
 
 export function serverOptimizerOf(strategy: Strategy): ServerOptimizer {
-  if (!MEAN_TYPES.has(strategy.type)) return { type: 'fedavg' }; // robust aggregates are applied as they are
+  if (!MEAN_TYPES.has(strategy.type)) {
+    // robust aggregates are applied as they are, or through server momentum
+    const momentum = 'serverMomentum' in strategy ? strategy.serverMomentum : 0;
+    return momentum > 0 ? { type: 'fedavgm', serverLearningRate: 1, momentum } : { type: 'fedavg' };
+  }
   return strategy as ServerOptimizer;
 }
 

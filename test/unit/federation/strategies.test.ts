@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateUpdates } from '../../../lib/federation/strategies/aggregate-updates.js';
 import { gaussianEpsilon, krumSelect, serverStep } from '../../../lib/federation/strategies/math.js';
+import { serverOptimizerOf } from '../../../lib/federation/strategies/server-state.js';
 import { type Strategy, StrategySchema } from '../../../lib/schemas/strategy.js';
 import { sizesOf, updateRef } from '../../support/updates.js';
 
@@ -89,6 +90,13 @@ describe('strategies on hand-computed tensors', () => {
     // FedYogi's v moves by (1 - beta2) d^2 sign(v - d^2): from 0 it grows like Adam's
     const yogi = step({ ...adam, type: 'fedyogi' }, ['m', 'v']);
     close(Array.from(yogi.state.v), [0.01 * 0.25 * 2, 0.01 * 1 * 2], 6);
+  });
+
+  it('robust aggregates go straight to the model, or through server momentum when asked', () => {
+    expect(serverOptimizerOf(S({ type: 'median' }))).toEqual({ type: 'fedavg' });
+    expect(serverOptimizerOf(S({ type: 'krum', f: 1, serverMomentum: 0.5 }))).toEqual({ type: 'fedavgm', serverLearningRate: 1, momentum: 0.5 });
+    expect(serverOptimizerOf(S({ type: 'fedadam' }))).toMatchObject({ type: 'fedadam', serverLearningRate: 0.01 });
+    expect(() => S({ type: 'fedavg', serverMomentum: 0.5 })).toThrow(/Unrecognized key/);
   });
 
   it('the RDP accountant matches the closed form and grows with rounds', () => {
