@@ -3,7 +3,7 @@
 // optimizer state and the lineage once each. Deterministic: a re-run yields the same bytes.
 import { exportModel } from '../model/export.js';
 import { numel, type TensorData } from '../model/graph.js';
-import { decodeModel, initializerSpans, sha256 } from '../model/onnx-io.js';
+import { decodeModel, initializerRoles, initializerSpans, sha256 } from '../model/onnx-io.js';
 import { readSafetensorsIndex } from '../model/safetensors-stream.js';
 import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
 import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
@@ -44,7 +44,10 @@ const STEP_CHUNK = 1 << 20;
  * raw_data (ours, and most exporters') are changed in their own bytes, chunk by chunk, so memory
  * holds the model once; others are decoded and re-encoded.
  */
-function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOptimizer, delta: Map<string, Float32Array>, state: Map<string, Record<string, Float32Array>>): { bytes: Uint8Array; sha256: string } {
+function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOptimizer, delta: Map<string, Float32Array>, state: Map<string, Record<string, Float32Array>>, runningStatistics: ReadonlySet<string>): { bytes: Uint8Array; sha256: string } {
+  // Running statistics (BatchNorm mean/var) are averages, not weights: they take the aggregated
+  // update as it is; momentum or adaptive steps would push a variance below zero.
+  const optimizerFor = (name: string): ServerOptimizer => (runningStatistics.has(name) ? { type: 'fedavg' } : optimizer);
   const spans = initializerSpans(bytes, source);
   if ([...delta.keys()].every((name) => (spans.get(name)?.offset ?? -1) >= 0)) {
     for (const [name, d] of delta) {
@@ -53,7 +56,7 @@ function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOpt
         const to = Math.min(d.length, from + STEP_CHUNK);
         const w = new Float32Array(bytes.slice(span.offset + from * 4, span.offset + to * 4).buffer);
         const slots = Object.fromEntries(Object.entries(state.get(name)!).map(([k, v]) => [k, v.subarray(from, to)]));
-        serverStep(optimizer, w, d.subarray(from, to), slots);
+        serverStep(optimizerFor(name), w, d.subarray(from, to), slots);
         bytes.set(new Uint8Array(w.buffer), span.offset + from * 4);
       }
       delta.delete(name);
@@ -64,7 +67,7 @@ function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOpt
   const weights = new Map<string, TensorData>();
   for (const [name, d] of delta) {
     const g = global.graph.initializers.get(name)!;
-    serverStep(optimizer, g.data as Float32Array, d, state.get(name)!);
+    serverStep(optimizerFor(name), g.data as Float32Array, d, state.get(name)!);
     weights.set(name, g);
   }
   const out = exportModel(global, weights);
@@ -130,7 +133,9 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
   Object.assign(strategyReport, aggregated.report);
   const optimizer = serverOptimizerOf(strategy);
   const state = await loadServerState(store, input.modelsBucket, input.runId, input.round, optimizer, dims);
-  const next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state);
+  const roles = initializerRoles(structure);
+  const runningStatistics = new Set([...updatable.keys()].filter((name) => roles.get(name) === 'running-statistic'));
+  const next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state, runningStatistics);
   const nextRound = input.round + 1;
   const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
     try {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../infra/local/simulate.js';
 import { tamperingLauncher } from '../../infra/local/trainers.js';
 import { gaussianEpsilon } from '../../lib/federation/strategies/math.js';
+import { decodeModel } from '../../lib/model/onnx-io.js';
 import { LineageSchema } from '../../lib/schemas/lineage.js';
 import { getJson } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
@@ -63,5 +64,23 @@ describe('the privacy budget', () => {
     expect(LineageSchema.parse(await getJson(store, r.modelsBucket, keys.lineage('dp', 2))).privacy).toMatchObject({ epsilon: gaussianEpsilon(2, 2, 1e-5).epsilon, rounds: 2 });
     expect(await store.head(r.modelsBucket, keys.globalModel('dp', 3))).toBeUndefined();
     expect(r.report.rounds).toHaveLength(2);
+  });
+});
+
+describe('server optimizers', () => {
+  it('step the weights but leave BatchNorm running statistics to the plain aggregate', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'fedrad-adam-'));
+    dirs.push(out);
+    const r = await simulate({ sites: 3, rounds: 1, out, minImages: 10, maxImages: 10, testImages: 10, inputSize: 16, baselines: false, trainer: 'noop', runId: 'adam', strategyConfig: { type: 'fedadam', serverLearningRate: 0.5 } });
+    expect(r.status).toBe('succeeded');
+    const store = new FolderBlobStore(r.storageRoot);
+    const [m0, m1] = await Promise.all([0, 1].map(async (k) => decodeModel(await store.get(r.modelsBucket, keys.globalModel('adam', k)))));
+    // the no-op trainer's constant step per site (1e-4 x (1 + sum of char codes mod 17)), equal weights
+    const steps = ['site-1', 'site-2', 'site-3'].map((s) => 1e-4 * (1 + ([...s].reduce((a, c) => a + c.charCodeAt(0), 0) % 17)));
+    const meanStep = steps.reduce((a, b) => a + b) / 3;
+    const diff = (name: string) => (m1.graph.initializers.get(name)!.data as Float32Array)[0] - (m0.graph.initializers.get(name)!.data as Float32Array)[0];
+    expect(diff('stage1.bn.running_var')).toBeCloseTo(meanStep, 6);
+    expect(diff('stage1.bn.running_mean')).toBeCloseTo(meanStep, 6);
+    expect(Math.abs(diff('stage1.conv.weight') - meanStep)).toBeGreaterThan(1e-3); // Adam's step, not the mean
   });
 });
