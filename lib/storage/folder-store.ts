@@ -36,20 +36,9 @@ export class FolderBlobStore implements BlobStore {
   }
 
   async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
-    let handle;
-    try {
-      handle = await open(this.path(bucket, key), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
-      throw err;
-    }
-    try {
-      const buf = Buffer.allocUnsafe(Math.max(0, end - start)); // filled by the read below
-      const { bytesRead } = await handle.read(buf, 0, buf.length, start);
-      return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    const buf = Buffer.allocUnsafe(Math.max(0, end - start)); // filled by the read
+    const n = await this.readRangeInto(bucket, key, start, buf);
+    return n === buf.length ? buf : buf.subarray(0, n);
   }
 
   async readRangeInto(bucket: string, key: string, start: number, target: Uint8Array): Promise<number> {
