@@ -52,9 +52,9 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 function chart(report: RunReport): string {
-  const W = 720;
+  const W = 780;
   const H = 320;
-  const pad = { l: 50, r: 170, t: 20, b: 40 };
+  const pad = { l: 50, r: 230, t: 20, b: 40 };
   const series: Array<{ name: string; points: Array<[number, number]>; color: string; width: number; dash?: string }> = [];
   const sites = [...new Set(report.rounds.flatMap((r) => Object.keys(r.siteMetrics)))].sort();
   sites.forEach((s, i) => series.push({ name: s, color: COLORS[i % COLORS.length], width: 1.5, points: report.rounds.filter((r) => s in r.siteMetrics).map((r) => [r.round - 1, r.siteMetrics[s]]) }));
