@@ -19,8 +19,10 @@ import { evaluateModel } from '../../lib/model/evaluate.js';
 import { decodeModel } from '../../lib/model/onnx-io.js';
 import { type DeploymentConfig, DeploymentConfigSchema } from '../../lib/schemas/deployment-config.js';
 import type { RunInputRaw } from '../../lib/schemas/run-input.js';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
+import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
@@ -58,6 +60,8 @@ export interface SimulateOptions {
   runId?: string;
   /** local training overrides (the baselines use the same optimizer) */
   learningRate?: number;
+  /** run against an S3-compatible endpoint (LocalStack, MinIO, s3rver) instead of the local folder */
+  s3Endpoint?: string;
   onEvent?: (e: WorkflowEvent) => void;
   log?: (message: string) => void;
 }
@@ -133,11 +137,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     }
   }
 
-  // The functions and jobs see what the stack would give them, pointed at the local buckets.
+  // The functions and jobs see what the stack would give them, pointed at the local buckets (a
+  // folder), or at an S3-compatible endpoint holding the same buckets.
   const threads = String(Math.max(1, Math.floor(availableParallelism() / concurrency)));
-  Object.assign(process.env, { FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
-  const store = new FolderBlobStore(storageRoot);
-  let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ FEDRAD_STORAGE_ROOT: storageRoot, FEDRAD_THREADS: threads });
+  const storageEnv: Record<string, string> = o.s3Endpoint ? { AWS_ENDPOINT_URL: o.s3Endpoint } : { FEDRAD_STORAGE_ROOT: storageRoot };
+  if (o.s3Endpoint) {
+    delete process.env.FEDRAD_STORAGE_ROOT;
+    await copyBucketsToEndpoint(storageRoot, [...bucketOf.values(), deployment.modelsBucket], new S3BlobStore({ endpoint: o.s3Endpoint }), log);
+  }
+  Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
+  const store: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
+  let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
@@ -201,6 +211,21 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     modelsBucket: deployment.modelsBucket,
     summary,
   };
+}
+
+/** Creates the buckets at the endpoint (if missing) and uploads the local buckets' site data. */
+async function copyBucketsToEndpoint(root: string, buckets: string[], s3: S3BlobStore, log: (m: string) => void): Promise<void> {
+  log(`copying the site data to ${s3.location}`);
+  for (const bucket of buckets) {
+    try {
+      await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+    }
+    const local = new FolderBlobStore(root);
+    for (const key of await local.list(bucket, 'data/')) await s3.put(bucket, key, await local.get(bucket, key));
+  }
 }
 
 /** A failed round surfaces in the run as States.TaskFailed whose cause holds the round's own error. */

@@ -18,6 +18,7 @@ export interface SimulateCliOptions {
   maxImages: number;
   minSites?: number;
   failSites?: string[];
+  s3Endpoint?: string;
   json?: boolean;
   onEvent?: (e: WorkflowEvent) => void;
   log?: (m: string) => void;
@@ -109,6 +110,7 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
     .option('--min-sites <n>', 'accepted updates a round needs', int('--min-sites', 1, 50))
     .option('--fail-sites <ids>', 'comma-separated sites whose training jobs fail (fault injection)', (v: string) => v.split(',').filter(Boolean))
     .option('--out <dir>', 'output folder (buckets, report)', '.fedrad/simulate')
+    .option('--s3-endpoint <url>', 'use an S3-compatible endpoint (LocalStack, MinIO) instead of the local folder; buckets are created there')
     .option('--json', 'print one JSON object as the last line')
     .action(async (o: SimulateCliOptions) => {
       const progress = new Progress(o.sites * o.rounds, o.rounds, Boolean(o.json));
