@@ -1,5 +1,5 @@
 // Poisoning in a local federation: 1 of 5 sites sends its update scaled by -10 every round. The
-// held-out accuracy of the final global model, per strategy, against a clean FedAvg run; and a
+// held-out accuracy and ROC AUC of the final global model, per strategy, against a clean FedAvg run; and a
 // NaN-sending site under every strategy (rejected by the gate). One JSON line per run.
 // Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust]
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +27,7 @@ const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
 // costs from what the strategy costs on non-IID sites.
 if (values['clean-robust']) runs.push(['median (clean)', { type: 'median' }, false], ['trimmed-mean (clean)', { type: 'trimmed-mean', beta: 0.2 }, false], ['krum (clean)', { type: 'krum', f: 1 }, false]);
 let clean: number | null = null;
+let cleanAuc: number | null = null;
 try {
   for (const [name, strategy, attacked] of runs) {
     if (values.only && name !== 'fedavg (clean)' && !values.only.split(',').includes(name)) continue;
@@ -35,11 +36,17 @@ try {
       wrapLauncher: attacked ? (launch, store) => tamperingLauncher(launch, store, values.attacker!, (v) => v.forEach((x, i) => (v[i] = -10 * x))) : undefined,
     });
     const metric = r.federatedMetric;
-    if (name === 'fedavg (clean)') clean = metric;
+    const auc = r.report.rounds.at(-1)?.testRocAuc ?? null;
+    if (name === 'fedavg (clean)') {
+      clean = metric;
+      cleanAuc = auc;
+    }
     console.log(JSON.stringify({
       strategy: name, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
-      relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null, seconds: Math.round(r.seconds),
+      relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
+      heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
+      rocAucPerRound: r.report.rounds.map((x) => (x.testRocAuc === undefined ? null : Math.round(x.testRocAuc * 1000) / 1000)), seconds: Math.round(r.seconds),
     }));
   }
 } finally {

@@ -180,7 +180,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const test = (await loadSiteDataset(new FolderDataSource(testDataDir))).train;
   for (const r of report.rounds) {
     const model = decodeModel(await store.get(deployment.modelsBucket, keys.globalModel(runId, r.round)));
-    r.testMetric = metricOf((await evaluateModel(model, test)) as unknown as Record<string, number>)?.[1];
+    const metrics = (await evaluateModel(model, test)) as unknown as Record<string, number>;
+    r.testMetric = metricOf(metrics)?.[1];
+    if (Number.isFinite(metrics.rocAuc)) r.testRocAuc = metrics.rocAuc;
   }
   if (failure) {
     report.status = 'failed';

@@ -15,6 +15,8 @@ export interface RoundReport {
   siteMetrics: Record<string, number>;
   /** metric of the round's resulting model on a held-out test set, when the caller has one */
   testMetric?: number;
+  /** and its ROC AUC there (classification): ranking quality whatever the decision threshold */
+  testRocAuc?: number;
 }
 
 export interface RunReport {
