@@ -82,8 +82,8 @@ const f4 = (v: number | null | undefined) => (v === null || v === undefined ? '-
 
 export function summaryTable(r: SimulateCliResult): string {
   const sites = [...new Set(r.report.rounds.flatMap((x) => Object.keys(x.siteMetrics)))].sort();
-  const head = ['round', 'accepted', 'rejected', 'failed', `test ${r.metric}`, 'sites (weighted)', ...sites];
-  const rows = r.report.rounds.map((x) => [String(x.round), String(x.accepted.length), String(x.rejected.length), String(x.failed.length), f4(x.testMetric), f4(x.globalMetric), ...sites.map((s) => f4(x.siteMetrics[s]))]);
+  const head = ['round', 'accepted', 'rejected', 'failed', `test ${r.metric}`, 'test AUC', 'sites (weighted)', ...sites];
+  const rows = r.report.rounds.map((x) => [String(x.round), String(x.accepted.length), String(x.rejected.length), String(x.failed.length), f4(x.testMetric), f4(x.testRocAuc), f4(x.globalMetric), ...sites.map((s) => f4(x.siteMetrics[s]))]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (row: string[]) => row.map((c, i) => c.padStart(widths[i])).join('  ');
   const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];

@@ -79,7 +79,7 @@ function chart(report: RunReport): string {
 }
 
 export function renderReportHtml(report: RunReport): string {
-  const rows = report.rounds.map((r) => `<tr><td>${r.round}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td><td>${r.globalMetric?.toFixed(4) ?? '-'}</td><td>${r.testMetric?.toFixed(4) ?? '-'}</td><td>${esc(Object.entries(r.siteMetrics).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', '))}</td><td>${esc([...r.rejected.map((x) => `${x.siteId}: ${x.reasons.join('; ')}`), ...r.failed.map((x) => `${x.siteId}: ${x.error}`)].join(' | '))}</td><td><code>${r.modelSha256.slice(0, 12)}</code></td></tr>`).join('\n');
+  const rows = report.rounds.map((r) => `<tr><td>${r.round}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td><td>${r.globalMetric?.toFixed(4) ?? '-'}</td><td>${r.testMetric?.toFixed(4) ?? '-'}</td><td>${r.testRocAuc?.toFixed(4) ?? '-'}</td><td>${esc(Object.entries(r.siteMetrics).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', '))}</td><td>${esc([...r.rejected.map((x) => `${x.siteId}: ${x.reasons.join('; ')}`), ...r.failed.map((x) => `${x.siteId}: ${x.error}`)].join(' | '))}</td><td><code>${r.modelSha256.slice(0, 12)}</code></td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fedrad run ${esc(report.runId)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}th{background:#f4f4f4}</style></head>
@@ -87,7 +87,7 @@ export function renderReportHtml(report: RunReport): string {
 <p>Status: <b>${report.status}</b>${report.error ? ` — ${esc(report.error)}` : ''}. Metric: ${esc(report.metric)}. Final model SHA-256: <code>${esc(report.finalModelSha256 ?? '-')}</code>.</p>
 ${chart(report)}
 <p>Sites' lines: each site's ${esc(report.metric)} of the incoming global model on its own validation split; the thick line weights them by sample count. The dashed line, when present, scores each round's resulting model on the held-out test set.</p>
-<table><thead><tr><th>model</th><th>accepted</th><th>rejected</th><th>failed</th><th>global (sites)</th><th>global (test)</th><th>per site</th><th>rejections and failures</th><th>SHA-256</th></tr></thead>
+<table><thead><tr><th>model</th><th>accepted</th><th>rejected</th><th>failed</th><th>global (sites)</th><th>global (test)</th><th>test ROC AUC</th><th>per site</th><th>rejections and failures</th><th>SHA-256</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table></body></html>
