@@ -8,5 +8,7 @@ export default defineConfig({
     // onnxruntime sessions are CPU heavy; two forks match this 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
+    // the functions' structured logs and metrics: quiet in tests unless a test turns them on
+    env: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

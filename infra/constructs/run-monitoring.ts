@@ -61,6 +61,14 @@ export class RunMonitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Rounds', left: [props.roundMachine.metricStarted(fiveMinutes), props.roundMachine.metricSucceeded(fiveMinutes), props.roundMachine.metricFailed(fiveMinutes)], right: [props.roundMachine.metricTime({ statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(15) })] }),
       new cloudwatch.GraphWidget({ title: 'Function durations (p90)', left: Object.values(props.functions).map((fn) => fn.metricDuration({ statistic: cloudwatch.Stats.p(90) })) }),
       new cloudwatch.GraphWidget({ title: 'Function errors', left: Object.values(props.functions).map((fn) => fn.metricErrors(fiveMinutes)) }),
+      new cloudwatch.GraphWidget({
+        title: 'Updates per round (accepted, rejected, failed)',
+        left: ['AcceptedUpdates', 'RejectedUpdates', 'FailedSites'].map((m) => new cloudwatch.Metric({ namespace: 'fedrad', metricName: m, dimensionsMap: { service: 'fedrad' }, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Global model's metric on the sites (per round)",
+        left: ['Global_accuracy', 'Global_rocAuc', 'Global_dice'].map((m) => new cloudwatch.Metric({ namespace: 'fedrad', metricName: m, dimensionsMap: { service: 'fedrad' }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(5) })),
+      }),
     );
   }
 }

@@ -145,6 +145,8 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     delete process.env.FEDRAD_STORAGE_ROOT;
     await copyBucketsToEndpoint(storageRoot, [...bucketOf.values(), deployment.modelsBucket], new S3BlobStore({ endpoint: o.s3Endpoint }), log);
   }
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN'; // the functions' structured logs stay in the cloud
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
   const store: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });

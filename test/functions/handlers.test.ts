@@ -101,3 +101,35 @@ describe('validate-update', () => {
     expect(await validate({ ...event(), round: 4 })).toMatchObject({ status: 'rejected', reasons: [{ code: 'missing-manifest' }] });
   });
 });
+
+describe('aggregate-round metrics', () => {
+  it('publishes accepted, rejected and failed counts and the global metric as CloudWatch EMF', async () => {
+    const { handler: aggregate } = await import('../../functions/aggregate-round/handler.js');
+    const { metrics } = await import('../../functions/shared/powertools.js');
+    metrics.setDefaultDimensions({});
+    (metrics as unknown as { disabled: boolean }).disabled = false;
+    const g = decodeModel(await store.get('fedrad-t-models', state.globalModelKey));
+    const zero = encodeSafetensors(new Map([...updatableInitializers(g)].map(([n, t]) => [n, floatTensor(t.dims)])));
+    await store.put('fedrad-t-site-b', keys.update(state.runId, 0), zero);
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      await aggregate({
+        ...state, minSites: 1,
+        outcomes: [
+          { siteId: 'site-a', status: 'failed', error: 'States.TaskFailed' },
+          { siteId: 'site-b', status: 'accepted', sampleCount: 10, weight: 0, norm: 0, updateSha256: sha256(zero), globalMetrics: { accuracy: 0.75 }, localMetrics: {} },
+        ],
+      });
+    } finally {
+      process.stdout.write = write;
+    }
+    const emf = lines.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?._aws?.CloudWatchMetrics);
+    expect(emf, lines.join('\n')).toMatchObject({ AcceptedUpdates: 1, RejectedUpdates: 0, FailedSites: 1, Global_accuracy: 0.75 });
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('fedrad');
+  });
+});
