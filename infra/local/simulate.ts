@@ -26,10 +26,6 @@ import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
-import { handler as aggregateRound } from '../../functions/aggregate-round/handler.js';
-import { handler as finishRun } from '../../functions/finish-run/handler.js';
-import { handler as prepareRun } from '../../functions/prepare-run/handler.js';
-import { handler as validateUpdate } from '../../functions/validate-update/handler.js';
 import { synthesizeLocal } from './synth-local.js';
 import { noopLauncher, processLauncher, withFailingSites } from './trainers.js';
 
@@ -147,6 +143,13 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   }
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN'; // the functions' structured logs stay in the cloud
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  // Imported now, after the environment above: the functions build their logger and metrics at load.
+  const handlers = {
+    prepareRun: (await import('../../functions/prepare-run/handler.js')).handler,
+    validateUpdate: (await import('../../functions/validate-update/handler.js')).handler,
+    aggregateRound: (await import('../../functions/aggregate-round/handler.js')).handler,
+    finishRun: (await import('../../functions/finish-run/handler.js')).handler,
+  };
   Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
   const store: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
@@ -161,7 +164,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   try {
     summary = (await runLocalWorkflow({
       definitions: deployment.definitions,
-      handlers: { prepareRun, validateUpdate, aggregateRound, finishRun } as never,
+      handlers: handlers as never,
       launchJob: launcher,
       input,
       executionName: runId,
