@@ -86,7 +86,8 @@ export async function validateUpdate(store: BlobStore, input: ValidateInput): Pr
     reasons.push({ code: 'malformed', message: err.message });
     return reject();
   }
-  const expected = updatableInitializers(decodeModel(await store.get(input.modelsBucket, input.globalModelKey), input.globalModelKey));
+  // Only names, dtypes and shapes are needed: the weights themselves are not decoded.
+  const expected = updatableInitializers(decodeModel(await store.get(input.modelsBucket, input.globalModelKey), input.globalModelKey, { withoutValues: true }));
   const present = new Set(index.entries.map((e) => e.name));
   for (const e of index.entries) {
     const g = expected.get(e.name);
