@@ -1,7 +1,7 @@
 // Reverse-mode differentiation over a (lowered) ONNX node list: walks the nodes backwards from the
 // seed gradients, applies each op's backward rule and sums gradients where a value fans out.
 import { UnsupportedOpError } from '../errors.js';
-import type { GraphBuilder, Node, TensorData } from './graph.js';
+import type { GraphBuilder, Node } from './graph.js';
 import { differentiableInputs, type GradContext, GRAD_RULES } from './grad-rules.js';
 import type { Shape } from './shapes.js';
 
@@ -9,7 +9,6 @@ export interface DifferentiateOptions {
   builder: GraphBuilder;
   nodes: Node[];
   shapes: ReadonlyMap<string, Shape>;
-  constants: ReadonlyMap<string, TensorData>;
   /** value name -> name of its gradient (the loss's gradient with respect to it). */
   seeds: ReadonlyMap<string, string>;
   /** the values whose gradients are wanted (parameters). */
@@ -18,7 +17,7 @@ export interface DifferentiateOptions {
 
 /** Emits the backward nodes into the builder; returns param -> gradient name (absent if it does not reach the loss). */
 export function differentiate(opts: DifferentiateOptions): Map<string, string> {
-  const { builder: b, nodes, shapes, constants, seeds, wrt } = opts;
+  const { builder: b, nodes, shapes, seeds, wrt } = opts;
   const requires = new Set<string>(wrt);
   for (const node of nodes) {
     if (differentiableInputs(node).some((i) => requires.has(node.inputs[i]))) node.outputs.forEach((o) => requires.add(o));
@@ -26,7 +25,6 @@ export function differentiate(opts: DifferentiateOptions): Map<string, string> {
   const grads = new Map<string, string>(seeds);
   const ctx: GradContext = {
     b,
-    constants,
     shape(name) {
       const s = shapes.get(name);
       if (!s) throw new UnsupportedOpError(`no static shape is known for value '${name}'`, { value: name });

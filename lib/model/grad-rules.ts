@@ -2,13 +2,12 @@
 // compute the gradients of its inputs. Standard ai.onnx ops only (opset 18), so the training graph
 // runs on any onnxruntime build. Forms chosen for onnxruntime's CPU kernels: see DESIGN.md.
 import { UnsupportedOpError } from '../errors.js';
-import { attr, floatTensor, type GraphBuilder, getFloat, getInt, getInts, getString, type Node, numel, type TensorData } from './graph.js';
+import { attr, floatTensor, type GraphBuilder, getFloat, getInt, getInts, getString, type Node, numel } from './graph.js';
 import { convGeometry, type Shape } from './shapes.js';
 
 export interface GradContext {
   b: GraphBuilder;
   shape(name: string): Shape;
-  constants: ReadonlyMap<string, TensorData>;
 }
 
 /** Returns one gradient name per node input (undefined where none is needed). */

@@ -75,8 +75,7 @@ export function buildTrainingGraph(model: Model, options: TrainingGraphOptions):
 
   const lossNodes = emitLoss(b, options.loss, logits!, TARGET_INPUT, logitsShape.length);
   const candidates = [...g.initializers].filter(([name, t]) => t.dtype === 'float32' && !frozen.has(name)).map(([name]) => name);
-  const allConstants = new Map<string, TensorData>([...g.initializers, ...b.initializers]);
-  let grads = differentiate({ builder: b, nodes: lowered.nodes, shapes: forwardShapes, constants: allConstants, seeds: new Map([[logits!, lossNodes.dLogits]]), wrt: candidates });
+  let grads = differentiate({ builder: b, nodes: lowered.nodes, shapes: forwardShapes, seeds: new Map([[logits!, lossNodes.dLogits]]), wrt: candidates });
   const params = [...grads.keys()];
   if (params.length === 0) throw new InvalidSpecError('no initializer of the model reaches the loss: there is nothing to train', {});
 
