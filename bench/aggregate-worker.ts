@@ -1,11 +1,14 @@
 // One aggregation, measured in its own process (bench/aggregate.ts starts it): the real
-// aggregateRound over updates already in a folder store, then a memory-copy baseline.
-import { aggregateRound } from '../lib/federation/aggregate-round.js';
+// aggregateRound over updates already in a folder store (the whole round: model read and hash,
+// strategy, server step, model write), then the strategy stage alone over the same updates, then
+// two baselines in the same process: a memory copy and a read of the same files.
+import { aggregateRound, openUpdates } from '../lib/federation/aggregate-round.js';
 import type { AggregateInput } from '../lib/federation/round-state.js';
+import { aggregateUpdates } from '../lib/federation/strategies/aggregate-updates.js';
 import { FolderBlobStore } from '../lib/storage/folder-store.js';
 
 const [root, inputJson] = process.argv.slice(2);
-const input = JSON.parse(inputJson) as AggregateInput & { updateBytes: number };
+const input = JSON.parse(inputJson) as AggregateInput & { updateBytes: number; tensorSizes: Record<string, number> };
 const store = new FolderBlobStore(root);
 const rssBefore = process.memoryUsage().rss;
 // RSS sampled every 5 ms during the aggregation (the kernel's maxRSS also counts start-up spikes)
@@ -18,6 +21,12 @@ await aggregateRound(store, input);
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
 const peakRss = process.resourceUsage().maxRSS * 1024;
+// The strategy stage alone: reading and combining the updates (what "bytes of updates consumed" times).
+const accepted = input.outcomes.map((o) => ({ siteId: (o as { siteId: string }).siteId, sampleCount: 100, norm: 1 }));
+const refs = await openUpdates(store, input, accepted);
+const s0 = performance.now();
+await aggregateUpdates(input.strategy, refs, new Map(Object.entries(input.tensorSizes)), 'bench');
+const strategySeconds = (performance.now() - s0) / 1000;
 // Baseline: copying the same number of bytes from one buffer to another, in this process.
 const chunk = new Float32Array(input.updateBytes / 4);
 const dst = new Float32Array(chunk.length);
@@ -28,11 +37,11 @@ for (let i = 0; i < copies; i++) {
   dst.set(chunk);
 }
 const copySeconds = (performance.now() - c0) / 1000;
-// Second baseline: reading the same update files from the store in the same chunks, copying only.
+// Second baseline: reading the same update files from the store into one reused 16 MiB buffer.
+const target = new Uint8Array(16 << 20);
 const r0 = performance.now();
-for (const site of input.sites.slice(0, copies)) {
-  const key = `updates/runs/${input.runId}/rounds/0000/update.safetensors`;
-  for (let start = 0; start < input.updateBytes; start += 16 << 20) dst.set(new Float32Array((await store.getRange(site.bucket, key, start, Math.min(start + (16 << 20), input.updateBytes))).slice(0, 4 * Math.floor(Math.min(16 << 20, input.updateBytes - start) / 4)).buffer).subarray(0, 1));
+for (const ref of refs) {
+  for (let start = 0; start < ref.reader.size; start += target.length) await ref.reader.readInto!(start, target.subarray(0, Math.min(target.length, ref.reader.size - start)));
 }
 const readSeconds = (performance.now() - r0) / 1000;
-console.log(JSON.stringify({ seconds, peakRss, sampledPeak, rssBefore, copyBytesPerSecond: (copies * input.updateBytes) / copySeconds, storeReadBytesPerSecond: (copies * input.updateBytes) / readSeconds }));
+console.log(JSON.stringify({ seconds, strategySeconds, peakRss, sampledPeak, rssBefore, copyBytesPerSecond: (copies * input.updateBytes) / copySeconds, storeReadBytesPerSecond: (copies * input.updateBytes) / readSeconds }));

@@ -1,8 +1,9 @@
 // Aggregation throughput and memory: FedAvg and trimmed mean over 8 and 32 updates of a
 // 25M-parameter model, read from a folder store, each in a fresh process (peak RSS is its own).
-// Prints one JSON line per run: bytes of updates consumed per second beside a memory-copy baseline
-// measured in the same process (and a read-only pass over the same files from the store), and
-// peak RSS against the model's size.
+// Prints one JSON line per run: bytes of updates consumed per second, by the strategy stage
+// (reading and combining the updates) and by the whole round (also reading and hashing the global
+// model, the server step and writing the next model), beside a memory-copy baseline measured in
+// the same process (and a read-only pass over the same files), and peak RSS against the model.
 // Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32]
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -48,14 +49,16 @@ try {
       const sites = Array.from({ length: n }, (_, s) => ({ siteId: `site-${s}`, bucket: `fedrad-bench-site-${s}`, jobDefinitionArn: 'arn:aws:batch:us-east-1:000000000000:job-definition/x:1' }));
       const input = {
         runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-bench-models', strategy, gate: { maxUpdateBytes: 2 ** 31, minSamples: 1, maxSamples: 1e7 },
-        trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), sites, lastRound: null, updateBytes,
+        trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), sites, lastRound: null, updateBytes, tensorSizes: Object.fromEntries([...initializers.keys()].map((name) => [name, per])),
         outcomes: sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100, weight: 0, norm: 1, updateSha256: 'x', globalMetrics: {}, localMetrics: {} })),
       };
       const out = execFileSync(process.execPath, [...(process.env.FEDRAD_MEMTRACE ? ['--import', process.env.FEDRAD_MEMTRACE] : []), '--import', 'tsx', join(import.meta.dirname, 'aggregate-worker.ts'), root, JSON.stringify(input)], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const r = JSON.parse(out.trim().split('\n').at(-1)!);
       const throughput = (n * updateBytes) / r.seconds;
+      const stage = (n * updateBytes) / r.strategySeconds;
       console.log(JSON.stringify({
         strategy: strategy.type, updates: n, parameters: per * TENSORS, updateBytes, seconds: Math.round(r.seconds * 100) / 100,
+        strategySeconds: Math.round(r.strategySeconds * 100) / 100, strategyBytesPerSecond: Math.round(stage), strategyRatioToCopy: Math.round((stage / r.copyBytesPerSecond) * 1000) / 1000,
         bytesPerSecond: Math.round(throughput), copyBytesPerSecond: Math.round(r.copyBytesPerSecond), ratioToCopy: Math.round((throughput / r.copyBytesPerSecond) * 1000) / 1000,
         storeReadBytesPerSecond: Math.round(r.storeReadBytesPerSecond), ratioToStoreRead: Math.round((throughput / r.storeReadBytesPerSecond) * 1000) / 1000,
         peakRssBytes: r.peakRss, peakRssOverModel: Math.round((r.peakRss / updateBytes) * 100) / 100, rssAtStartBytes: r.rssBefore,

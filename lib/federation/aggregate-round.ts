@@ -44,24 +44,29 @@ const STEP_CHUNK = 1 << 20;
  * raw_data (ours, and most exporters') are changed in their own bytes, chunk by chunk, so memory
  * holds the model once; others are decoded and re-encoded.
  */
-function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOptimizer, delta: Map<string, Float32Array>, state: Map<string, Record<string, Float32Array>>, runningStatistics: ReadonlySet<string>): { bytes: Uint8Array; sha256: string } {
+function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOptimizer, delta: Map<string, Float32Array>, state: Map<string, Record<string, Float32Array>>, runningStatistics: ReadonlySet<string>): { bytes: Uint8Array; sha256?: string } {
   // Running statistics (BatchNorm mean/var) are averages, not weights: they take the aggregated
   // update as it is; momentum or adaptive steps would push a variance below zero.
   const optimizerFor = (name: string): ServerOptimizer => (runningStatistics.has(name) ? { type: 'fedavg' } : optimizer);
   const spans = initializerSpans(bytes, source);
   if ([...delta.keys()].every((name) => (spans.get(name)?.offset ?? -1) >= 0)) {
+    // raw_data sits at any byte offset: each chunk is copied into an aligned scratch, stepped, copied back.
+    const scratch = new Float32Array(STEP_CHUNK);
+    const scratchBytes = new Uint8Array(scratch.buffer);
     for (const [name, d] of delta) {
       const span = spans.get(name)!;
       for (let from = 0; from < d.length; from += STEP_CHUNK) {
         const to = Math.min(d.length, from + STEP_CHUNK);
-        const w = new Float32Array(bytes.slice(span.offset + from * 4, span.offset + to * 4).buffer);
+        const start = span.offset + from * 4;
+        const end = span.offset + to * 4;
+        scratchBytes.set(bytes.subarray(start, end));
         const slots = Object.fromEntries(Object.entries(state.get(name)!).map(([k, v]) => [k, v.subarray(from, to)]));
-        serverStep(optimizerFor(name), w, d.subarray(from, to), slots);
-        bytes.set(new Uint8Array(w.buffer), span.offset + from * 4);
+        serverStep(optimizerFor(name), scratch.subarray(0, to - from), d.subarray(from, to), slots);
+        bytes.set(scratchBytes.subarray(0, end - start), start);
       }
       delta.delete(name);
     }
-    return { bytes, sha256: sha256(bytes) };
+    return { bytes };
   }
   const global = decodeModel(bytes, source);
   const weights = new Map<string, TensorData>();
@@ -72,6 +77,22 @@ function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOpt
   }
   const out = exportModel(global, weights);
   return { bytes: out.bytes, sha256: out.sha256 };
+}
+
+/** The accepted updates as range readers over the store, with their tensor indexes (headers only). */
+export async function openUpdates(store: BlobStore, input: Pick<AggregateInput, 'runId' | 'round' | 'sites'>, accepted: Pick<Accepted, 'siteId' | 'sampleCount' | 'norm'>[]): Promise<UpdateRef[]> {
+  const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
+  const refs: UpdateRef[] = [];
+  for (const a of accepted) {
+    const bucket = siteBucket.get(a.siteId)!;
+    const key = keys.update(input.runId, input.round);
+    const info = await store.head(bucket, key);
+    if (!info) throw new CorruptGlobalModelError(`the accepted update of ${a.siteId} disappeared from s3://${bucket}/${key}`, { site: a.siteId });
+    const reader = storeReader(store, bucket, key, info.size);
+    const index = await readSafetensorsIndex(reader, `update of ${a.siteId}`);
+    refs.push({ siteId: a.siteId, sampleCount: a.sampleCount, norm: a.norm ?? 0, reader, entries: new Map(index.entries.map((e) => [e.name, e])) });
+  }
+  return refs;
 }
 
 export async function aggregateRound(store: BlobStore, input: AggregateInput): Promise<RoundState> {
@@ -118,17 +139,7 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
   const updatable = updatableInitializers(structure);
   const sizes = new Map([...updatable].map(([name, t]) => [name, numel(t.dims)]));
   const dims = new Map([...updatable].map(([name, t]) => [name, t.dims]));
-  const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
-  const refs: UpdateRef[] = [];
-  for (const a of accepted) {
-    const bucket = siteBucket.get(a.siteId)!;
-    const key = keys.update(input.runId, input.round);
-    const info = await store.head(bucket, key);
-    if (!info) throw new CorruptGlobalModelError(`the accepted update of ${a.siteId} disappeared from s3://${bucket}/${key}`, { site: a.siteId });
-    const reader = storeReader(store, bucket, key, info.size);
-    const index = await readSafetensorsIndex(reader, `update of ${a.siteId}`);
-    refs.push({ siteId: a.siteId, sampleCount: a.sampleCount, norm: a.norm ?? 0, reader, entries: new Map(index.entries.map((e) => [e.name, e])) });
-  }
+  const refs = await openUpdates(store, input, accepted);
   const aggregated = await aggregateUpdates(strategy, refs, sizes, `${input.runId}:${input.round}`);
   Object.assign(strategyReport, aggregated.report);
   const optimizer = serverOptimizerOf(strategy);
@@ -145,14 +156,18 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
       throw err;
     }
   };
-  await writeOnce(keys.globalModel(input.runId, nextRound), next.bytes, `model ${nextRound}`);
+  // the store writes the model on its own threads while this one hashes it (for the lineage, written last)
+  const written = writeOnce(keys.globalModel(input.runId, nextRound), next.bytes, `model ${nextRound}`);
+  written.catch(() => {});
+  const modelSha256 = next.sha256 ?? sha256(next.bytes);
+  await written;
   const stateBytes = encodeServerState(state, dims, { runId: input.runId, round: String(nextRound), optimizer: optimizer.type });
   if (stateBytes) await writeOnce(keys.serverState(input.runId, nextRound), stateBytes, `the server state of model ${nextRound}`);
   const lineage: Lineage = {
     version: 1,
     runId: input.runId,
     round: nextRound,
-    modelSha256: next.sha256,
+    modelSha256,
     parentRound: input.round,
     parentSha256: input.globalModelSha256,
     strategy,
@@ -167,7 +182,7 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     ...rest,
     round: nextRound,
     globalModelKey: keys.globalModel(input.runId, nextRound),
-    globalModelSha256: next.sha256,
-    lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256: next.sha256, metrics: lineage.parentMetrics },
+    globalModelSha256: modelSha256,
+    lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256, metrics: lineage.parentMetrics },
   };
 }

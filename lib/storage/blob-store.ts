@@ -56,7 +56,7 @@ export async function putOnce(store: BlobStore, bucket: string, key: string, bod
     if (!(err instanceof ObjectExistsError)) throw err;
     const existing = await store.get(bucket, key);
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    if (existing.length === bytes.length && existing.every((b, i) => b === bytes[i])) return 'identical';
+    if (Buffer.from(existing.buffer, existing.byteOffset, existing.length).equals(bytes)) return 'identical';
     throw err;
   }
 }

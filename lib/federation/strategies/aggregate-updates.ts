@@ -10,7 +10,8 @@ import { type RangeReader, readFloats, type TensorEntry } from '../../model/safe
 import type { Strategy } from '../../schemas/strategy.js';
 import { Random } from '../../util/random.js';
 import { InvalidStrategyError } from './errors.js';
-import { checkKrum, checkTrimmedMean, krumSelect, median, trimmedMean } from './math.js';
+import { allocateArena } from './float-arena.js';
+import { axpy, checkKrum, checkTrimmedMean, krumSelect, median, trimmedMean } from './math.js';
 
 export interface UpdateRef {
   siteId: string;
@@ -33,7 +34,7 @@ export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'f
 /** Values per coordinate-wise chunk (times the number of sites in memory). */
 export const AGGREGATION_CHUNK = 1 << 18;
 /** Values per range read when one update is streamed alone (mean-type). */
-export const STREAM_CHUNK = 1 << 22;
+export const STREAM_CHUNK = 1 << 20;
 
 function clipNormOf(strategy: Strategy): number | undefined {
   return ('dp' in strategy && strategy.dp ? strategy.dp.clipNorm : undefined) ?? strategy.clipNorm;
@@ -50,24 +51,42 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   const scale = updates.map((u) => (clip !== undefined && u.norm > clip ? clip / u.norm : 1));
   const report: Record<string, unknown> = {};
   if (clip !== undefined) report.clipped = updates.filter((_, i) => scale[i] < 1).map((u) => u.siteId);
-  const delta = new Map<string, Float32Array>([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
+  const zeroed = () => new Map<string, Float32Array>([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
 
   if (MEAN_TYPES.has(strategy.type)) {
+    const arena = allocateArena(shapes, 2, STREAM_CHUNK);
+    const delta = arena.tensors;
     const dp = 'dp' in strategy ? strategy.dp : undefined;
     const total = updates.reduce((a, u) => a + u.sampleCount, 0);
     // DP bounds each site's influence, so its mean is unweighted; otherwise weights follow samples.
     const weights = updates.map((u) => (dp ? 1 / n : u.sampleCount / total));
-    const scratch = new Float32Array(STREAM_CHUNK);
+    // Reads run ahead by one chunk into the other of two buffers (the store reads on libuv's
+    // threads while this thread adds), so the pass costs about max(read, add), not their sum.
+    const jobs: { u: UpdateRef; name: string; acc: Float32Array; from: number; to: number; w: number }[] = [];
     for (const [i, u] of updates.entries()) {
-      const w = weights[i] * scale[i];
       for (const [name, acc] of delta) {
-        const entry = u.entries.get(name)!;
-        for (let from = 0; from < acc.length; from += STREAM_CHUNK) {
-          const to = Math.min(acc.length, from + STREAM_CHUNK);
-          const values = await readFloats(u.reader, entry, from, to, scratch);
-          for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
-        }
+        for (let from = 0; from < acc.length; from += STREAM_CHUNK) jobs.push({ u, name, acc, from, to: Math.min(acc.length, from + STREAM_CHUNK), w: weights[i] * scale[i] });
       }
+    }
+    const buffers = arena.buffers;
+    const read = (j: number) => {
+      const { u, name, from, to } = jobs[j];
+      const p = readFloats(u.reader, u.entries.get(name)!, from, to, buffers[j % 2]);
+      p.catch(() => {}); // awaited below; a failure ahead of its turn must not go unhandled
+      return p;
+    };
+    let next = jobs.length ? read(0) : undefined;
+    for (let j = 0; j < jobs.length; j++) {
+      let values = await next!;
+      next = j + 1 < jobs.length ? read(j + 1) : undefined;
+      // stores without readInto (S3) hand back their own buffer: staged into the arena for SIMD
+      if (values.buffer !== buffers[j % 2].buffer) {
+        const staged = buffers[j % 2].subarray(0, values.length);
+        staged.set(values);
+        values = staged;
+      }
+      const { acc, from, to, w } = jobs[j];
+      arena.axpy(acc.subarray(from, to), w, values);
     }
     if (dp) {
       const rng = noiseRandom(noiseSeed);
@@ -79,6 +98,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   }
 
   if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {
+    const delta = zeroed();
     if (strategy.type === 'trimmed-mean') checkTrimmedMean(n, strategy.beta);
     const column = new Float64Array(n);
     const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
@@ -99,6 +119,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   if (strategy.type === 'krum' || strategy.type === 'multi-krum') {
     const m = strategy.type === 'krum' ? 1 : (strategy.m ?? n - strategy.f);
     checkKrum(n, strategy.f, m);
+    const delta = zeroed();
     const dist = new Float64Array(n * n);
     const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
     for (const name of delta.keys()) {
@@ -129,8 +150,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       for (const [name, acc] of delta) {
         for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
           const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
-          const values = await readFloats(u.reader, u.entries.get(name)!, from, to, scratch[0]);
-          for (let k = 0; k < values.length; k++) acc[from + k] += w * values[k];
+          axpy(acc.subarray(from, to), w, await readFloats(u.reader, u.entries.get(name)!, from, to, scratch[0]));
         }
       }
     }

@@ -1,0 +1,124 @@
+// Float arena: the accumulator of mean-type aggregation and its read buffers, laid out in one
+// WebAssembly memory so the hot loop (y += a * x) runs as 128-bit SIMD.
+// Why our own: V8 does not vectorise JS loops; the plain loop adds about 0.5 G floats/s here, which
+// made FedAvg compute-bound (bench:aggregate), while this 30-instruction SIMD loop adds ~1.9 G/s
+// (measured 13 ms vs 50 ms per 25M floats, one run). onnxruntime's Mul+Add took 87 ms (two passes and a
+// copy back). No maintained npm package offers a SIMD axpy over caller-owned memory; the module is
+// assembled below from its bytes (no toolchain, nothing downloaded), and a plain JS loop takes over
+// where WebAssembly cannot hold the model (wasm32 memories stop at 4 GiB) or SIMD is missing.
+import { axpy as axpyJs } from './math.js';
+
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+};
+const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
+const name = (s: string) => [s.length, ...new TextEncoder().encode(s)];
+const SIMD = (op: number) => [0xfd, ...leb(op)];
+const LOAD = [...SIMD(0x00), 4, 0]; // v128.load align=16 offset=0
+const STORE = [...SIMD(0x0b), 4, 0]; // v128.store
+
+/**
+ * (func (export "axpy") (param $y i32) (param $x i32) (param $n i32) (param $a f32)
+ *   $end = $y + 4 * $n; $av = f32x4.splat $a
+ *   loop while $y < $end: store $y (f32x4.add (load $y) (f32x4.mul $av (load $x))); $y += 16; $x += 16)
+ * `n` must be a multiple of 4; the caller adds any tail.
+ */
+const AXPY_BODY = [
+  2, 1, 0x7f, 1, 0x7b, // locals: $end i32, $av v128
+  0x20, 0, 0x20, 2, 0x41, 2, 0x74, 0x6a, 0x21, 4, // $end = $y + ($n << 2)
+  0x20, 3, ...SIMD(0x13), 0x21, 5, // $av = f32x4.splat($a)
+  0x02, 0x40, 0x03, 0x40, // block, loop
+  0x20, 0, 0x20, 4, 0x4f, 0x0d, 1, // br_if out when $y >= $end (unsigned)
+  0x20, 0, // store address
+  0x20, 0, ...LOAD, // y
+  0x20, 5, 0x20, 1, ...LOAD, ...SIMD(0xe6), // av * x   (f32x4.mul)
+  ...SIMD(0xe4), // y + av * x   (f32x4.add)
+  ...STORE,
+  0x20, 0, 0x41, 16, 0x6a, 0x21, 0, // $y += 16
+  0x20, 1, 0x41, 16, 0x6a, 0x21, 1, // $x += 16
+  0x0c, 0, 0x0b, 0x0b, 0x0b, // br loop; end loop; end block; end func
+];
+const MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+  ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7d, 0]), // type: (i32 i32 i32 f32) -> ()
+  ...section(2, [1, ...name('env'), ...name('memory'), 2, 0, 1]), // import memory (min 1 page)
+  ...section(3, [1, 0]),
+  ...section(7, [1, ...name('axpy'), 0, 0]),
+  ...section(10, [1, ...leb(AXPY_BODY.length), ...AXPY_BODY]),
+]);
+
+let compiled: WebAssembly.Module | null | undefined;
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = WebAssembly.validate(MODULE) ? new WebAssembly.Module(MODULE) : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // wasm32: 4 GiB
+
+export interface FloatArena {
+  /** one zeroed array per tensor, in the order of `sizes` */
+  tensors: Map<string, Float32Array>;
+  /** scratch arrays to read into, each `bufferLength` long */
+  buffers: Float32Array[];
+  /** y += a * x; SIMD when both live in the arena */
+  axpy(y: Float32Array, a: number, x: Float32Array): void;
+  /** whether the SIMD path is in use */
+  simd: boolean;
+}
+
+export function allocateArena(sizes: ReadonlyMap<string, number>, bufferCount: number, bufferLength: number): FloatArena {
+  // Each array starts on a 16-byte boundary.
+  const align = (n: number) => Math.ceil(n / 4) * 4;
+  const floats = [...sizes.values()].reduce((s, n) => s + align(n), 0) + bufferCount * align(bufferLength);
+  const pages = Math.ceil((floats * 4) / PAGE);
+  const mod = wasmModule();
+  if (mod && pages <= MAX_PAGES) {
+    try {
+      const memory = new WebAssembly.Memory({ initial: Math.max(1, pages) });
+      const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (y: number, x: number, n: number, a: number) => void };
+      const buffer = memory.buffer;
+      let offset = 0;
+      const take = (n: number) => {
+        const view = new Float32Array(buffer, offset * 4, n);
+        offset += align(n);
+        return view;
+      };
+      const tensors = new Map([...sizes].map(([name, n]) => [name, take(n)]));
+      const buffers = Array.from({ length: bufferCount }, () => take(bufferLength));
+      return {
+        tensors,
+        buffers,
+        simd: true,
+        axpy(y, a, x) {
+          const n = Math.min(y.length, x.length);
+          if (y.buffer !== buffer || x.buffer !== buffer) return axpyJs(y, a, x);
+          const body = n - (n % 4);
+          axpy(y.byteOffset, x.byteOffset, body, a);
+          for (let i = body; i < n; i++) y[i] += a * x[i];
+        },
+      };
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err; // the memory could not be reserved: plain arrays below
+    }
+  }
+  return {
+    tensors: new Map([...sizes].map(([name, n]) => [name, new Float32Array(n)])),
+    buffers: Array.from({ length: bufferCount }, () => new Float32Array(bufferLength)),
+    simd: false,
+    axpy: axpyJs,
+  };
+}

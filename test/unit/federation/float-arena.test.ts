@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { allocateArena } from '../../../lib/federation/strategies/float-arena.js';
+import { axpy } from '../../../lib/federation/strategies/math.js';
+import { Random } from '../../../lib/util/random.js';
+
+describe('float arena', () => {
+  it('lays out zeroed tensors and buffers that do not overlap', () => {
+    const arena = allocateArena(new Map([['a', 5], ['b', 7]]), 2, 3);
+    expect(arena.simd).toBe(true); // Node 20+ has WebAssembly SIMD
+    const all = [...arena.tensors.values(), ...arena.buffers];
+    expect(all.map((t) => t.length)).toEqual([5, 7, 3, 3]);
+    for (const t of all) expect(t.byteOffset % 16).toBe(0);
+    all.forEach((t, i) => t.fill(i + 1));
+    all.forEach((t, i) => expect([...t].every((v) => v === i + 1)).toBe(true));
+  });
+
+  it('adds a * x like the plain loop, at any offset and length (SIMD body, scalar tail)', () => {
+    const rng = new Random(11);
+    const arena = allocateArena(new Map([['w', 1003]]), 1, 1003);
+    const y = arena.tensors.get('w')!;
+    const x = arena.buffers[0];
+    for (let i = 0; i < y.length; i++) {
+      y[i] = rng.normal();
+      x[i] = rng.normal();
+    }
+    const expected = Float32Array.from(y);
+    for (const [from, to, a] of [[0, 1003, 0.37], [1, 998, -2.5], [3, 10, 1e-3], [5, 6, 7]] as const) {
+      axpy(expected.subarray(from, to), a, x.subarray(0, to - from));
+      arena.axpy(y.subarray(from, to), a, x.subarray(0, to - from));
+    }
+    for (let i = 0; i < y.length; i++) expect(y[i]).toBeCloseTo(expected[i], 5);
+    expect(y[0]).not.toBe(0);
+  });
+
+  it('falls back to the plain loop for arrays outside the arena', () => {
+    const arena = allocateArena(new Map([['w', 4]]), 1, 4);
+    const y = new Float32Array([1, 2, 3, 4, 5]);
+    arena.axpy(y, 2, new Float32Array([1, 1, 1, 1, 1]));
+    expect([...y]).toEqual([3, 4, 5, 6, 7]);
+  });
+});
