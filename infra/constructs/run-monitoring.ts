@@ -1,8 +1,10 @@
-// Operations for the run workflow: SNS notifications (run succeeded, failed or timed out, and a
-// round lost its quorum or its privacy budget), alarms (failed and timed-out runs, failed rounds,
-// function errors), and a CloudWatch dashboard.
+// Operations for the run workflow: SNS notifications (run succeeded, failed or timed out, a round
+// lost its quorum or its privacy budget, a training job blocks the queue RUNNABLE), alarms (failed
+// and timed-out runs, failed rounds, jobs stuck RUNNABLE, function errors), and a CloudWatch
+// dashboard (runs, rounds, per-site training durations, updates, the global metric).
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as batch from 'aws-cdk-lib/aws-batch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
@@ -21,6 +23,9 @@ export interface RunMonitoringProps {
   functions: Record<string, lambda.IFunction>;
   key: kms.IKey;
   notificationEmail?: string;
+  /** the training queue, watched for jobs stuck RUNNABLE */
+  jobQueue: batch.IJobQueue;
+  siteIds: string[];
 }
 
 export class RunMonitoring extends Construct {
@@ -51,14 +56,25 @@ export class RunMonitoring extends Construct {
     alarm('RunsFailed', props.runMachine.metricFailed(fiveMinutes), 'A fedrad run failed.');
     alarm('RunsTimedOut', props.runMachine.metricTimedOut(fiveMinutes), 'A fedrad run timed out.');
     alarm('RoundsFailed', props.roundMachine.metricFailed(fiveMinutes), 'A fedrad round failed (quorum, privacy budget or storage).');
-    // A training job stuck RUNNABLE (no GPU capacity) fails its site when the Batch state's timeout
-    // (job budget + 2 h) passes; the round goes on without it and RoundsFailed fires if quorum is lost.
+    // Jobs stuck RUNNABLE: Batch emits "Batch Job Queue Blocked" when a job at the head of the queue
+    // cannot be placed (no GPU capacity, maxvCpus too small, no instance type fits). The rule tells
+    // the topic which job and why; the alarm counts the rule's matches. The queue's time-limit action
+    // then cancels the job, its site counts as failed, and RoundsFailed fires if quorum is lost.
+    const blocked = new events.Rule(this, 'JobQueueBlocked', {
+      eventPattern: { source: ['aws.batch'], detailType: ['Batch Job Queue Blocked'], detail: { jobQueue: [props.jobQueue.jobQueueArn] } },
+      targets: [new eventTargets.SnsTopic(this.topic, { message: events.RuleTargetInput.fromText(`fedrad ${props.federation}: training job ${events.EventField.fromPath('$.detail.jobName')} is stuck RUNNABLE: ${events.EventField.fromPath('$.detail.statusReason')}. It is cancelled if still stuck after the queue's time limit.`) })],
+    });
+    alarm('JobsStuckRunnable', new cloudwatch.Metric({ namespace: 'AWS/Events', metricName: 'MatchedEvents', dimensionsMap: { RuleName: blocked.ruleName }, ...fiveMinutes }), 'A fedrad training job is stuck RUNNABLE at the head of the queue (no GPU capacity or no instance type fits).');
     for (const [name, fn] of Object.entries(props.functions)) alarm(`${name}Errors`, fn.metricErrors(fiveMinutes), `Errors in the ${name} function.`);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `fedrad-${props.federation}-${Stack.of(this).region}`.replace(/[^A-Za-z0-9_-]/g, '-') });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Runs', left: [props.runMachine.metricStarted(fiveMinutes), props.runMachine.metricSucceeded(fiveMinutes), props.runMachine.metricFailed(fiveMinutes)] }),
       new cloudwatch.GraphWidget({ title: 'Rounds', left: [props.roundMachine.metricStarted(fiveMinutes), props.roundMachine.metricSucceeded(fiveMinutes), props.roundMachine.metricFailed(fiveMinutes)], right: [props.roundMachine.metricTime({ statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(15) })] }),
+      new cloudwatch.GraphWidget({
+        title: 'Training duration per site (seconds)',
+        left: props.siteIds.map((site) => new cloudwatch.Metric({ namespace: 'fedrad', metricName: 'TrainingSeconds', dimensionsMap: { service: 'fedrad', site }, statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5), label: site })),
+      }),
       new cloudwatch.GraphWidget({ title: 'Function durations (p90)', left: Object.values(props.functions).map((fn) => fn.metricDuration({ statistic: cloudwatch.Stats.p(90) })) }),
       new cloudwatch.GraphWidget({ title: 'Function errors', left: Object.values(props.functions).map((fn) => fn.metricErrors(fiveMinutes)) }),
       new cloudwatch.GraphWidget({

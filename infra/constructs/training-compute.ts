@@ -1,5 +1,6 @@
 // GPU capacity for the sites' training jobs: spot first, on-demand as the fallback, AL2023 NVIDIA
 // ECS images, scaling from zero, in isolated subnets that reach AWS only through VPC endpoints.
+import type { Duration } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
@@ -10,6 +11,8 @@ export interface TrainingComputeProps {
   maxVcpus: number;
   /** vCPUs kept warm in the on-demand environment */
   warmVcpus: number;
+  /** how long a job may block the head of the queue RUNNABLE before Batch cancels it */
+  runnableTimeout: Duration;
 }
 
 export class TrainingCompute extends Construct {
@@ -38,6 +41,14 @@ export class TrainingCompute extends Construct {
         { computeEnvironment: spot, order: 1 },
         { computeEnvironment: onDemand, order: 2 },
       ],
+      // A job that cannot be placed (no GPU capacity in either environment, maxvCpus too small, no
+      // instance type that fits) is cancelled instead of blocking the queue: its site fails, the round
+      // goes on, and the queue-blocked event has already raised the JobsStuckRunnable alarm.
+      jobStateTimeLimitActions: [
+        batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+        batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+        batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+      ].map((reason) => ({ reason, maxTime: props.runnableTimeout, action: batch.JobStateTimeLimitActionsAction.CANCEL, state: batch.JobStateTimeLimitActionsState.RUNNABLE })),
     });
   }
 }

@@ -69,6 +69,8 @@ export class OrchestrationStack extends Stack {
       functions: Object.fromEntries(Object.entries(this.functions).map(([k, f]) => [k, f.fn])),
       key: opsKey,
       notificationEmail: config.notificationEmail,
+      jobQueue: training.compute.queue,
+      siteIds: config.sites.map((s) => s.id),
     });
     if (config.schedule) {
       this.schedule = new RunSchedule(this, 'Schedule', { runMachine: this.workflow.runMachine, expression: config.schedule.expression, timezone: config.schedule.timezone, runInput: config.schedule.runInput, key: opsKey });

@@ -121,5 +121,5 @@ export async function validateUpdate(store: BlobStore, input: ValidateInput): Pr
   const norm = Math.sqrt(sumSquares);
   if (gate.maxNorm !== undefined && norm > gate.maxNorm) reasons.push({ code: 'norm-bound', message: `the update's L2 norm ${norm.toPrecision(4)} exceeds the bound ${gate.maxNorm}` });
   if (reasons.length) return reject();
-  return { siteId: input.siteId, status: 'accepted', sampleCount: manifest.sampleCount, weight: 0, norm, updateSha256: manifest.updateSha256, globalMetrics: manifest.globalMetrics, localMetrics: manifest.localMetrics };
+  return { siteId: input.siteId, status: 'accepted', sampleCount: manifest.sampleCount, weight: 0, norm, updateSha256: manifest.updateSha256, globalMetrics: manifest.globalMetrics, localMetrics: manifest.localMetrics, trainingSeconds: manifest.seconds };
 }

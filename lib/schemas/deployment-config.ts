@@ -25,6 +25,9 @@ export const DeploymentConfigSchema = z
     trainingConcurrency: z.number().int().min(1).max(50).default(10),
     /** minutes before a site's training job is stopped */
     jobTimeoutMinutes: z.number().int().min(5).max(7 * 24 * 60).default(120),
+    /** minutes a training job may wait RUNNABLE at the head of the queue (no capacity, or no instance
+     * type fits) before Batch cancels it and its site counts as failed; 10 to 1440 (Batch's bounds) */
+    runnableTimeoutMinutes: z.number().int().min(10).max(1440).default(60),
     schedule: z
       .object({ expression: z.string().regex(/^(cron|rate)\(.+\)$/, 'a cron(...) or rate(...) expression'), timezone: z.string().default('UTC'), runInput: z.record(z.string(), z.unknown()).default({}) })
       .strict()

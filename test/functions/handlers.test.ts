@@ -83,6 +83,14 @@ describe('validate-update', () => {
     expect(await validate(event())).toMatchObject({ siteId: 'site-a', status: 'accepted', sampleCount: 40 });
   });
 
+  it("publishes the site's training duration as a metric with a site dimension", async () => {
+    const { metrics } = await import('../../functions/shared/powertools.js');
+    (metrics as unknown as { disabled: boolean }).disabled = false;
+    await writeUpdate('site-a', (m) => (m.seconds = 42.5));
+    const emf = await captureEmf(() => validate(event()));
+    expect(emf.find((o) => 'TrainingSeconds' in o), JSON.stringify(emf)).toMatchObject({ TrainingSeconds: 42.5, site: 'site-a' });
+  });
+
   it.each([
     ['a site claiming another site', (m: UpdateManifest) => (m.siteId = 'site-b'), ['site-mismatch']],
     ['a stale base model', (m: UpdateManifest) => (m.baseModelSha256 = 'a'.repeat(64)), ['stale-base-model']],
@@ -102,6 +110,22 @@ describe('validate-update', () => {
   });
 });
 
+/** The EMF documents a function printed while `run` ran. */
+async function captureEmf(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await run();
+  } finally {
+    process.stdout.write = write;
+  }
+  return lines.flatMap((l) => l.split('\n')).flatMap((l) => { try { const o = JSON.parse(l); return o?._aws?.CloudWatchMetrics ? [o] : []; } catch { return []; } });
+}
+
 describe('aggregate-round metrics', () => {
   it('publishes accepted, rejected and failed counts and the global metric as CloudWatch EMF', async () => {
     const { handler: aggregate } = await import('../../functions/aggregate-round/handler.js');
@@ -111,25 +135,17 @@ describe('aggregate-round metrics', () => {
     const g = decodeModel(await store.get('fedrad-t-models', state.globalModelKey));
     const zero = encodeSafetensors(new Map([...updatableInitializers(g)].map(([n, t]) => [n, floatTensor(t.dims)])));
     await store.put('fedrad-t-site-b', keys.update(state.runId, 0), zero);
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await aggregate({
+    const all = await captureEmf(() =>
+      aggregate({
         ...state, minSites: 1,
         outcomes: [
           { siteId: 'site-a', status: 'failed', error: 'States.TaskFailed' },
           { siteId: 'site-b', status: 'accepted', sampleCount: 10, weight: 0, norm: 0, updateSha256: sha256(zero), globalMetrics: { accuracy: 0.75 }, localMetrics: {} },
         ],
-      });
-    } finally {
-      process.stdout.write = write;
-    }
-    const emf = lines.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?._aws?.CloudWatchMetrics);
-    expect(emf, lines.join('\n')).toMatchObject({ AcceptedUpdates: 1, RejectedUpdates: 0, FailedSites: 1, Global_accuracy: 0.75 });
+      }),
+    );
+    const emf = all.find((o) => 'AcceptedUpdates' in o) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string }> } };
+    expect(emf, JSON.stringify(all)).toMatchObject({ AcceptedUpdates: 1, RejectedUpdates: 0, FailedSites: 1, Global_accuracy: 0.75 });
     expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('fedrad');
   });
 });

@@ -56,6 +56,40 @@ describe('notifications and alarms', () => {
     for (const a of alarms) expect(a.Properties.AlarmActions).toHaveLength(1);
     expect(Object.keys(orchestration.findResources('AWS::CloudWatch::Dashboard'))).toHaveLength(1);
   });
+
+  it('cancel a training job stuck RUNNABLE after the configured time, and alarm when the queue is blocked', () => {
+    const training = Template.fromStack(stacks.training);
+    const queues = Object.values(training.findResources('AWS::Batch::JobQueue'));
+    expect(queues).toHaveLength(1);
+    const actions = queues[0].Properties.JobStateTimeLimitActions as Array<Record<string, unknown>>;
+    expect(actions.map((a) => a.Reason).sort()).toEqual(['CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', 'MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE', 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT']);
+    for (const a of actions) expect(a).toMatchObject({ Action: 'CANCEL', State: 'RUNNABLE', MaxTimeSeconds: 60 * 60 });
+    // the blocked-queue rule watches this queue only, and the alarm counts its matches
+    const rules = orchestration.findResources('AWS::Events::Rule', { Properties: { EventPattern: { 'detail-type': ['Batch Job Queue Blocked'] } } });
+    const [ruleId, rule] = Object.entries(rules)[0];
+    expect(Object.keys(rules)).toHaveLength(1);
+    expect(JSON.stringify(rule.Properties.EventPattern.detail.jobQueue)).toContain('Queue');
+    expect(rule.Properties.Targets).toHaveLength(1);
+    const stuck = Object.values(orchestration.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'MatchedEvents');
+    expect(stuck).toHaveLength(1);
+    expect(stuck[0].Properties.Dimensions).toEqual([{ Name: 'RuleName', Value: { Ref: ruleId } }]);
+  });
+
+  it('lets the config set how long a job may wait RUNNABLE, within Batch bounds', () => {
+    const app = new App({ context: CONTEXT });
+    const s = buildFedrad(app, parseDeploymentConfig({ ...base, federation: 'ops2', runnableTimeoutMinutes: 180 }, 'ops2'));
+    const queue = Object.values(Template.fromStack(s.training).findResources('AWS::Batch::JobQueue'))[0];
+    expect(queue.Properties.JobStateTimeLimitActions[0].MaxTimeSeconds).toBe(180 * 60);
+    expect(() => parseDeploymentConfig({ ...base, runnableTimeoutMinutes: 5 }, 'cfg')).toThrow(/runnableTimeoutMinutes/);
+  });
+});
+
+describe('dashboard', () => {
+  it('graphs the training duration of every site', () => {
+    const dashboard = Object.values(orchestration.findResources('AWS::CloudWatch::Dashboard'))[0];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const site of ['a', 'b', 'c']) expect(body).toContain(`TrainingSeconds\\",\\"service\\",\\"fedrad\\",\\"site\\",\\"${site}`);
+  });
 });
 
 describe('lineage', () => {
