@@ -5,7 +5,7 @@ import { runSiteTraining } from '../../lib/federation/train-site.js';
 import { FedradError } from '../../lib/errors.js';
 import { formatIssues } from '../../lib/schemas/format.js';
 import { TrainingJobEnvSchema } from '../../lib/schemas/training-job.js';
-import { storeFromEnv } from '../../lib/storage/store-from-env.js';
+import { trainingStoreFromEnv } from '../../lib/storage/store-from-env.js';
 
 const log = (m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`);
 
@@ -16,7 +16,7 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
-    await runSiteTraining(parsed.data, storeFromEnv(), log);
+    await runSiteTraining(parsed.data, trainingStoreFromEnv(), log);
     return 0;
   } catch (err) {
     const e = err as Error;

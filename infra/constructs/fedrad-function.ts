@@ -3,6 +3,7 @@
 // logs retained a year, X-Ray tracing.
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
@@ -23,6 +24,8 @@ export interface FedradFunctionProps {
   logKey: LogKey;
   /** concurrent executions reserved (and capped): a round invokes a function at most this often at once */
   reservedConcurrency: number;
+  /** a fixed role name, for roles another account's policies trust by ARN */
+  roleName?: string;
 }
 
 export class FedradFunction extends Construct {
@@ -31,7 +34,16 @@ export class FedradFunction extends Construct {
   constructor(scope: Construct, id: string, props: FedradFunctionProps) {
     super(scope, id);
     const logGroup = props.logKey.logGroup(this, 'Logs');
+    // the role Lambda would create, with a name of our choosing when one is asked for
+    const role = props.roleName
+      ? new iam.Role(this, 'Role', {
+          roleName: props.roleName,
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+          managedPolicies: ['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole'].map((n) => iam.ManagedPolicy.fromAwsManagedPolicyName(n)),
+        })
+      : undefined;
     this.fn = new NodejsFunction(this, 'Function', {
+      role,
       entry: join(FUNCTIONS_DIR, props.name, 'handler.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_LATEST,

@@ -1,5 +1,7 @@
 // One site's training job: its own IAM role (read its data/, write its updates/, read global
-// models) pinned by its own job definition, running the train-site container on one GPU.
+// models) pinned by its own job definition, running the train-site container on one GPU. For a site
+// in its own AWS account the role may only assume that site's role there (named in the job's
+// environment), which alone reaches the site's bucket.
 import { type Duration, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -7,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { RemoteSite } from './site-storage.js';
 
 export interface SiteJobDefinitionProps {
   siteId: string;
@@ -15,6 +18,8 @@ export interface SiteJobDefinitionProps {
   image: ecs.ContainerImage;
   timeout: Duration;
   logGroup: logs.ILogGroup;
+  /** a site in another account; `roleName` is then the name its role there trusts */
+  remote?: RemoteSite & { jobRoleName: string };
 }
 
 export class SiteJobDefinition extends Construct {
@@ -24,12 +29,19 @@ export class SiteJobDefinition extends Construct {
   constructor(scope: Construct, id: string, props: SiteJobDefinitionProps) {
     super(scope, id);
     this.role = new iam.Role(this, 'JobRole', {
+      roleName: props.remote?.jobRoleName,
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `fedrad training job of site ${props.siteId}: its own data and updates only`,
     });
-    props.siteBucket.grantRead(this.role, 'data/*');
-    props.siteBucket.grantRead(this.role, 'updates/*');
-    props.siteBucket.grantPut(this.role, 'updates/*');
+    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId };
+    if (props.remote) {
+      this.role.addToPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.remote.roleArn] }));
+      Object.assign(environment, { FEDRAD_SITE_ROLE_ARN: props.remote.roleArn, FEDRAD_SITE_REGION: props.remote.region });
+    } else {
+      props.siteBucket.grantRead(this.role, 'data/*');
+      props.siteBucket.grantRead(this.role, 'updates/*');
+      props.siteBucket.grantPut(this.role, 'updates/*');
+    }
     props.modelsBucket.grantRead(this.role, 'runs/*/rounds/*/global.onnx');
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       jobDefinitionName: `fedrad-${Stack.of(this).stackName}-${props.siteId}`.slice(0, 128),
@@ -49,7 +61,7 @@ export class SiteJobDefinition extends Construct {
         jobRole: this.role,
         readonlyRootFilesystem: false,
         logging: ecs.LogDriver.awsLogs({ streamPrefix: props.siteId, logGroup: props.logGroup }),
-        environment: { FEDRAD_SITE_ID: props.siteId },
+        environment,
       }),
     });
   }

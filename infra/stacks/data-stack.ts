@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { denyUnencryptedUploads } from '../constructs/bucket-policies.js';
 import { SiteStorage } from '../constructs/site-storage.js';
 
 export interface DataStackProps extends StackProps {
@@ -28,7 +29,7 @@ export class DataStack extends Stack {
       lifecycleRules: [{ expiration: Duration.days(400) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.sites = new Map(config.sites.map((site) => [site.id, new SiteStorage(this, `Site-${site.id}`, { site, federation: config.federation, accessLogs })]));
+    this.sites = new Map(config.sites.map((site) => [site.id, new SiteStorage(this, `Site-${site.id}`, { site, federation: config.federation, accessLogs, centralRegion: config.region })]));
     this.modelsKey = new kms.Key(this, 'ModelsKey', { alias: `alias/fedrad/${config.federation}/models`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
     this.modelsBucket = new s3.Bucket(this, 'Models', {
       encryption: s3.BucketEncryption.KMS,
@@ -46,5 +47,6 @@ export class DataStack extends Stack {
       objectLockEnabled: true,
       objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(config.modelRetentionDays)),
     });
+    denyUnencryptedUploads(this.modelsBucket, this.modelsKey);
   }
 }

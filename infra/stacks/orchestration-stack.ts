@@ -12,6 +12,7 @@ import { LogKey } from '../constructs/log-key.js';
 import { RoundWorkflow } from '../constructs/round-workflow.js';
 import { RunMonitoring } from '../constructs/run-monitoring.js';
 import { RunSchedule } from '../constructs/run-schedule.js';
+import { updateReaderRoleName } from '../naming.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
 
@@ -34,12 +35,14 @@ export class OrchestrationStack extends Stack {
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };
     const logKey = new LogKey(this, 'LogKey');
     const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
-    const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration) =>
-      new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency });
+    const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration, roleName?: string) =>
+      new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency, roleName });
+    // Sites in their own accounts trust the update readers by role name.
+    const remote = [...data.sites.values()].some((s) => s.remote);
     this.functions = {
       prepareRun: make('PrepareRun', 'prepare-run', 2),
-      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048),
-      aggregateRound: make('AggregateRound', 'aggregate-round', 2, 4096, Duration.minutes(15)),
+      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, remote ? updateReaderRoleName(config.federation, 'validate-update') : undefined),
+      aggregateRound: make('AggregateRound', 'aggregate-round', 2, 4096, Duration.minutes(15), remote ? updateReaderRoleName(config.federation, 'aggregate-round') : undefined),
       finishRun: make('FinishRun', 'finish-run', 2),
     };
     const { prepareRun, validateUpdate, aggregateRound, finishRun } = this.functions;
@@ -50,6 +53,17 @@ export class OrchestrationStack extends Stack {
     for (const storage of data.sites.values()) {
       storage.bucket.grantRead(validateUpdate.fn, 'updates/*');
       storage.bucket.grantRead(aggregateRound.fn, 'updates/*');
+      if (storage.remote) {
+        // The site's key lives in its account under an id this stack cannot know: any key there, but
+        // only through S3 and only for objects under this bucket's updates/ (its key policy says the same).
+        const decrypt = new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [`arn:${this.partition}:kms:${storage.remote.region}:${storage.remote.account}:key/*`],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${storage.remote.region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': storage.bucket.arnForObjects('updates/*') } },
+        });
+        validateUpdate.fn.addToRolePolicy(decrypt);
+        aggregateRound.fn.addToRolePolicy(decrypt);
+      }
     }
     this.workflow = new RoundWorkflow(this, 'Workflow', {
       prepareRun: prepareRun.fn,

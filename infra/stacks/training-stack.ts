@@ -9,6 +9,7 @@ import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
 import { TrainingCompute } from '../constructs/training-compute.js';
+import { siteJobRoleName } from '../naming.js';
 import type { DataStack } from './data-stack.js';
 
 export interface TrainingStackProps extends StackProps {
@@ -57,7 +58,8 @@ export class TrainingStack extends Stack {
     this.jobs = new Map(
       config.sites.map((site) => {
         const storage = data.sites.get(site.id)!;
-        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup })];
+        const remote = storage.remote ? { ...storage.remote, jobRoleName: siteJobRoleName(config.federation, site.id) } : undefined;
+        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote })];
       }),
     );
   }

@@ -10,8 +10,14 @@ export const SiteConfigSchema = z
     displayName: z.string().min(1).max(100),
     /** an existing bucket of the site's, instead of one this stack creates */
     existingBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
+    /** the hospital's own AWS account: its bucket, key and role come from a site stack it deploys there */
+    account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
+    /** the region of that site stack (default: the federation's region) */
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-2').optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => !(s.account && s.existingBucket), { message: 'a site in its own account gets its bucket from its site stack: drop existingBucket or account', path: ['existingBucket'] })
+  .refine((s) => !s.region || s.account, { message: 'region applies to a site in its own account: set account too', path: ['region'] });
 
 export const DeploymentConfigSchema = z
   .object({
@@ -33,10 +39,16 @@ export const DeploymentConfigSchema = z
       .strict()
       .optional(),
     notificationEmail: z.email().optional(),
+    /** the federation's (central) account and region: required when a site lives in its own account,
+     * so that the site stack can trust the central roles by ARN */
+    centralAccount: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-2').optional(),
     /** days every version in the models bucket is kept under Object Lock (governance mode) */
     modelRetentionDays: z.number().int().min(1).max(36500).default(3650),
   })
   .strict()
-  .refine((c) => c.warmVcpus <= c.maxVcpus, { message: 'warmVcpus must not exceed maxVcpus', path: ['warmVcpus'] });
+  .refine((c) => c.warmVcpus <= c.maxVcpus, { message: 'warmVcpus must not exceed maxVcpus', path: ['warmVcpus'] })
+  .refine((c) => !c.sites.some((s) => s.account) || (c.centralAccount && c.region), { message: 'sites in their own accounts need centralAccount and region (the federation\'s account and region), which their site stacks trust', path: ['centralAccount'] })
+  .refine((c) => !c.sites.some((s) => s.account && s.account === c.centralAccount), { message: "a site whose account is the central account is not cross-account: drop the site's account", path: ['sites'] });
 export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;

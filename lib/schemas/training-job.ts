@@ -22,6 +22,10 @@ export const TrainingJobEnvSchema = z.object({
   FEDRAD_MODELS_BUCKET: z.string().min(3),
   FEDRAD_GLOBAL_MODEL_KEY: z.string().min(1),
   FEDRAD_GLOBAL_MODEL_SHA256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** a site in another AWS account: the role there that reads its data/ and writes its updates/ */
+  FEDRAD_SITE_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,64}$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/name').optional(),
+  /** the region of that account's bucket, when it differs from the job's */
+  FEDRAD_SITE_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional(),
   /** the training spec as JSON */
   FEDRAD_TRAINING_SPEC: jsonString(TrainingSpecSchema),
 });

@@ -45,7 +45,7 @@ beforeAll(() => {
 describe('data stack', () => {
   it('gives every site its own bucket, encrypted with its own rotating KMS key, versioned and private', () => {
     for (const [id, storage] of stacks.data.sites) {
-      const keyId = stacks.data.getLogicalId(storage.key.node.defaultChild as CfnResource);
+      const keyId = stacks.data.getLogicalId(storage.key!.node.defaultChild as CfnResource);
       const bucket = data.findResources('AWS::S3::Bucket')[bucketId.get(id)!];
       expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } });
       expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
@@ -64,6 +64,18 @@ describe('data stack', () => {
       const policy = policies.find((p) => JSON.stringify(p.Properties.Bucket).includes(b));
       expect(policy, `bucket ${b} has a policy`).toBeDefined();
       expect(policy!.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    }
+  });
+
+  it('refuses uploads to site and models buckets that ask for another encryption or another key', () => {
+    const policies = Object.values(data.findResources('AWS::S3::BucketPolicy'));
+    const modelsId = stacks.data.getLogicalId(stacks.data.modelsBucket.node.defaultChild as CfnResource);
+    for (const b of [...bucketId.values(), modelsId]) {
+      const statements = policies.find((p) => JSON.stringify(p.Properties.Bucket).includes(b))!.Properties.PolicyDocument.Statement;
+      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 's3:PutObject', Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } } }));
+      const otherKey = statements.find((st: { Sid?: string }) => st.Sid === 'DenyUploadsWithAnotherKey');
+      expect(otherKey, b).toBeDefined();
+      expect(JSON.stringify(otherKey.Condition)).toMatch(/Key\w*", ?"Arn"/);
     }
   });
 });

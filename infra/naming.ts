@@ -1,0 +1,23 @@
+// Names both sides of a cross-account site must agree on without looking each other up: the
+// hospital's stack trusts central roles by name, and the central stack reaches the hospital's
+// bucket and role by name. IAM role names stop at 64 characters, bucket names at 63; a longer
+// name keeps its start and gets a short hash of the whole, so it stays unique and deterministic.
+import { createHash } from 'node:crypto';
+
+function bounded(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
+}
+
+/** The central account's training-job role of a cross-account site (the hospital's role trusts it). */
+export const siteJobRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-job`, 64);
+
+/** The central functions that read updates/ from a cross-account site's bucket. */
+export const updateReaderRoleName = (federation: string, fn: 'validate-update' | 'aggregate-round') => bounded(`fedrad-${federation}-${fn}`, 64);
+
+/** The role in the hospital's account that the site's training job assumes. */
+export const siteAccessRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-site-access`, 64);
+
+/** The site bucket in the hospital's account (account id and region keep it globally unique). */
+export const siteAccountBucketName = (federation: string, siteId: string, account: string, region: string) => bounded(`fedrad-${federation}-${siteId}-${account}-${region}`, 63);
