@@ -8,6 +8,7 @@ import { TrainingSpecSchema } from '../schemas/training-spec.js';
 import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
 import { InvalidRunInputError, RunConflictError } from './errors.js';
+import { type AggregationLimits, estimateAggregation } from './aggregation-placement.js';
 import type { RoundState, SiteRef } from './round-state.js';
 
 export interface PrepareRunDeps {
@@ -15,6 +16,8 @@ export interface PrepareRunDeps {
   modelsBucket: string;
   /** every site of the deployment */
   sites: SiteRef[];
+  /** the aggregate-round function's limits (placement of the aggregation; default 4096 MB, 900 s) */
+  aggregationLimits?: AggregationLimits;
 }
 
 export function parseRunInput(raw: unknown, sites: SiteRef[]): RunInput & { runSites: SiteRef[]; minSitesResolved: number } {
@@ -43,7 +46,9 @@ export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionNa
   const trainingSpec = TrainingSpecSchema.parse({ ...input.training, loss });
   const bytes = encodeModel(model);
   const modelSha = sha256(bytes);
-  const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha };
+  const estimate = estimateAggregation(bytes.length, input.runSites.length, input.strategy, deps.aggregationLimits ?? { lambdaMemoryMb: 4096, lambdaTimeoutSeconds: 900 });
+  const aggregation = input.aggregation === 'auto' ? { place: estimate.place, reason: estimate.reason } : { place: input.aggregation, reason: `the run input asks for ${input.aggregation} (${estimate.reason})` };
+  const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha, aggregation };
   try {
     await putOnce(deps.store, deps.modelsBucket, keys.run(runId), `${JSON.stringify(record, null, 1)}\n`, 'application/json');
   } catch (err) {
@@ -64,5 +69,6 @@ export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionNa
     globalModelSha256: modelSha,
     sites: input.runSites,
     lastRound: null,
+    aggregation: aggregation.place,
   };
 }

@@ -28,6 +28,8 @@ export const RoundStateSchema = z
     globalModelSha256: z.string(),
     sites: z.array(SiteRefSchema),
     lastRound: RoundSummarySchema.nullable(),
+    /** where the aggregation runs (decided at Prepare run; the round machine branches on it) */
+    aggregation: z.enum(['lambda', 'batch']).default('lambda'),
   })
   .strict();
 export type RoundState = z.infer<typeof RoundStateSchema>;

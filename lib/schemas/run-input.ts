@@ -29,6 +29,9 @@ export const RunInputSchema = z
     strategy: StrategySchema.prefault({ type: 'fedavg' }),
     /** bounds of the update gate */
     gate: GateConfigSchema.prefault({}),
+    /** where each round's aggregation runs: 'auto' picks a CPU Batch job when the model times the
+     * sites would not fit the aggregate-round function's memory or time; 'lambda'/'batch' force one */
+    aggregation: z.enum(['auto', 'lambda', 'batch']).default('auto'),
     /** local training at each site; the loss defaults to the zoo model's */
     training: TrainingSpecSchema.partial({ loss: true }).prefault({}),
   })

@@ -20,6 +20,9 @@ export const keys = {
   /** lineage of model `round` (written by the aggregation that produced it) */
   lineage: (runId: string, round: number) => `${runPrefix(runId)}rounds/${pad(round)}/lineage.json`,
   serverState: (runId: string, round: number) => `${runPrefix(runId)}rounds/${pad(round)}/server-state.safetensors`,
+  /** a round's aggregation on Batch: its input and result (round unpadded: the workflow formats these keys) */
+  aggregationInput: (runId: string, round: number) => `${runPrefix(runId)}aggregation/${round}/input.json`,
+  aggregationOutput: (runId: string, round: number) => `${runPrefix(runId)}aggregation/${round}/output.json`,
   reportPrefix: (runId: string) => `${runPrefix(runId)}report/`,
   report: (runId: string, file: string) => `${runPrefix(runId)}report/${file}`,
   // site buckets

@@ -1,5 +1,6 @@
 // The S3 BlobStore (AWS SDK v3). Works against AWS and any S3-compatible endpoint (LocalStack,
 // MinIO, s3rver): the SDK honours AWS_ENDPOINT_URL, or pass an endpoint explicitly.
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
 import { type BlobStore, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions } from './blob-store.js';
 
@@ -60,7 +61,10 @@ export class S3BlobStore implements BlobStore {
 
   async put(bucket: string, key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: options.contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined }));
+      // Content-MD5: S3 refuses a PUT without an integrity header into a bucket with default Object
+      // Lock retention (the models bucket); it also lets S3 reject a body damaged in transit.
+      const contentMd5 = createHash('md5').update(body).digest('base64');
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: contentMd5, ContentType: options.contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined }));
     } catch (err) {
       const status = (err as S3ServiceException).$metadata?.httpStatusCode;
       // 412: the key exists; 409: a concurrent conditional write to the same key is in progress.

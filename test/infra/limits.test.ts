@@ -37,6 +37,7 @@ describe('a run of 1,000 rounds x 50 sites', () => {
       globalModelKey: keys.globalModel(runId, 999), globalModelSha256: 'f'.repeat(64),
       sites: deployment.sites.map((s) => ({ ...s, bucket: `${s.bucket}-${'b'.repeat(20)}` })),
       lastRound: { round: 998, accepted: 50, rejected: 0, failed: 0, modelSha256: 'e'.repeat(64), metrics: { accuracy: 0.9, rocAuc: 0.95 } },
+      aggregation: 'batch',
     };
     const rejected: SiteOutcome[] = state.sites.map((s) => ({
       siteId: s.siteId, status: 'rejected',

@@ -1,6 +1,7 @@
 // One storage contract, run against the folder adapter and against the S3 adapter talking to a real
 // S3 wire protocol (s3rver on 127.0.0.1). s3rver does not enforce If-None-Match, so the S3
 // adapter's conditional-write mapping is checked against an S3 412 response instead.
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,5 +113,21 @@ describe('the S3 adapter on a 412 Precondition Failed', () => {
     await expect(store.put(BUCKET, 'k', 'x', { ifNoneMatch: true })).rejects.toThrow(ObjectExistsError);
     expect(await putOnce(store, BUCKET, 'k', 'first')).toBe('identical');
     await expect(putOnce(store, BUCKET, 'k', 'other')).rejects.toThrow(/already exists and is never overwritten/);
+  });
+});
+
+describe('the S3 adapter on an Object Lock bucket', () => {
+  it('sends the Content-MD5 such a bucket requires (S3 refuses a PUT without it)', async () => {
+    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const seen: Array<string | undefined> = [];
+    client.middlewareStack.add((next) => async (args) => {
+      seen.push((args.request as { headers: Record<string, string> }).headers['content-md5']);
+      return next(args);
+    }, { step: 'finalizeRequest', name: 'recordMd5' });
+    const store = new S3BlobStore({ client, endpoint });
+    const body = new TextEncoder().encode('model bytes');
+    await store.put(BUCKET, 'locked/model.onnx', body);
+    expect(seen).toEqual([createHash('md5').update(body).digest('base64')]);
+    expect(await store.get(BUCKET, 'locked/model.onnx')).toEqual(body);
   });
 });
