@@ -13,8 +13,11 @@ function bounded(name: string, max: number): string {
 /** The central account's training-job role of a cross-account site (the hospital's role trusts it). */
 export const siteJobRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-job`, 64);
 
-/** The central functions that read updates/ from a cross-account site's bucket. */
-export const updateReaderRoleName = (federation: string, fn: 'validate-update' | 'aggregate-round') => bounded(`fedrad-${federation}-${fn}`, 64);
+/** The central roles that read updates/ from a cross-account site's bucket: the gate, the aggregation
+ * function and the aggregation Batch job. */
+export type UpdateReader = 'validate-update' | 'aggregate-round' | 'aggregate-job';
+export const UPDATE_READERS: readonly UpdateReader[] = ['validate-update', 'aggregate-round', 'aggregate-job'];
+export const updateReaderRoleName = (federation: string, reader: UpdateReader) => bounded(`fedrad-${federation}-${reader}`, 64);
 
 /** The role in the hospital's account that the site's training job assumes. */
 export const siteAccessRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-site-access`, 64);

@@ -10,5 +10,5 @@ const EventSchema = z.object({ input: z.unknown(), executionName: z.string().min
 export async function handler(event: unknown): Promise<RoundState> {
   const { input, executionName } = EventSchema.parse(event);
   const env = functionEnv();
-  return prepareRun({ store: storeFromEnv(), modelsBucket: env.FEDRAD_MODELS_BUCKET, sites: env.FEDRAD_SITES, aggregationLimits: { lambdaMemoryMb: env.FEDRAD_AGGREGATE_MEMORY_MB, lambdaTimeoutSeconds: env.FEDRAD_AGGREGATE_TIMEOUT_S } }, input, executionName);
+  return prepareRun({ store: storeFromEnv(), modelsBucket: env.FEDRAD_MODELS_BUCKET, sites: env.FEDRAD_SITES, aggregationLimits: { lambdaMemoryMb: env.FEDRAD_AGGREGATE_MEMORY_MB, lambdaTimeoutSeconds: env.FEDRAD_AGGREGATE_TIMEOUT_S, batchMemoryMb: env.FEDRAD_BATCH_AGGREGATE_MEMORY_MB } }, input, executionName);
 }

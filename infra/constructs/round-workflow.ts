@@ -1,6 +1,8 @@
 // The federated workflow, as two Standard state machines (JSONPath):
 //   run:   Prepare run -> Run round (a child execution per round) -> Next round? -> Finish run
-//   round: Train at each site (Map: Train at site [Batch .sync] -> Validate update) -> Aggregate round
+//   round: Train at each site (Map: Train at site [Batch .sync] -> Validate update) -> Where to aggregate?
+//          -> Aggregate round [Lambda], or for models too large for it (placed per run at Prepare run):
+//             Stage aggregation [Lambda] -> Aggregate on Batch [CPU Batch .sync] -> Load aggregation result [Lambda]
 // A child execution per round keeps each history far below 25,000 events for 1,000 rounds x 50 sites.
 import { Duration } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
@@ -21,6 +23,8 @@ export interface RoundWorkflowProps {
   trainingConcurrency: number;
   jobTimeout: Duration;
   logKey: LogKey;
+  /** the CPU Batch path of the aggregation */
+  batchAggregation: { stageAndLoad: lambda.IFunction; jobQueue: batch.IJobQueue; jobDefinition: batch.IJobDefinition; timeout: Duration };
 }
 
 const LAMBDA_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
@@ -41,9 +45,9 @@ class BoundedBatchSubmitJob extends tasks.BatchSubmitJob {
 }
 
 /** A Lambda task; without a payload the function receives the whole state input. */
-function invoke(scope: Construct, name: string, fn: lambda.IFunction, payload?: sfn.TaskInput): sfn.TaskStateBase {
+function invoke(scope: Construct, name: string, fn: lambda.IFunction, payload?: sfn.TaskInput, resultPath?: string): sfn.TaskStateBase {
   // payloadResponseOnly: the function's result is the state's result; its error name is the state's error.
-  return new tasks.LambdaInvoke(scope, name, { lambdaFunction: fn, payload, payloadResponseOnly: true, retryOnServiceExceptions: false, taskTimeout: LAMBDA_TIMEOUT })
+  return new tasks.LambdaInvoke(scope, name, { lambdaFunction: fn, payload, payloadResponseOnly: true, retryOnServiceExceptions: false, taskTimeout: LAMBDA_TIMEOUT, resultPath })
     .addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });
 }
 
@@ -112,8 +116,26 @@ export class RoundWorkflow extends Construct {
     });
     perSite.itemProcessor(train.next(validate));
     const aggregate = invoke(this, ROUND_STATES.aggregate, props.aggregateRound);
+    // The Batch path: the round's input is staged in the models bucket (it can exceed what a job's
+    // environment may hold), the job aggregates and writes its result beside it, and the result is
+    // loaded as the next state, or raised under the job's error name.
+    const ba = props.batchAggregation;
+    const stage = invoke(this, ROUND_STATES.stageAggregation, ba.stageAndLoad, sfn.TaskInput.fromObject({ stage: $.entirePayload }), '$.staged');
+    const onBatch = new BoundedBatchSubmitJob(this, ROUND_STATES.aggregateOnBatch, ba.timeout.plus(Duration.hours(1)), {
+      jobName: $.format('fedrad-aggregate-r{}', $.stringAt('$.round')),
+      jobQueueArn: ba.jobQueue.jobQueueArn,
+      jobDefinitionArn: ba.jobDefinition.jobDefinitionArn,
+      containerOverrides: { environment: { FEDRAD_MODELS_BUCKET: $.stringAt('$.modelsBucket'), FEDRAD_AGGREGATION_INPUT_KEY: $.stringAt('$.staged.inputKey') } },
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(ba.timeout),
+    });
+    onBatch.addRetry({ errors: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });
+    const load = invoke(this, ROUND_STATES.loadAggregation, ba.stageAndLoad, sfn.TaskInput.fromObject({ load: { runId: $.stringAt('$.runId'), round: $.numberAt('$.round'), modelsBucket: $.stringAt('$.modelsBucket') } }));
+    const place = new sfn.Choice(this, ROUND_STATES.placement)
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.aggregation'), sfn.Condition.stringEquals('$.aggregation', 'batch')), stage.next(onBatch).next(load))
+      .otherwise(aggregate);
     this.roundMachine = new sfn.StateMachine(this, 'RoundMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(perSite.next(aggregate)),
+      definitionBody: sfn.DefinitionBody.fromChainable(perSite.next(place)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
       // ALL: transitions carry ids, keys, hashes and metrics only (no image data)

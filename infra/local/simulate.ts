@@ -27,7 +27,7 @@ import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
 import { synthesizeLocal } from './synth-local.js';
-import { noopLauncher, processLauncher, withFailingSites } from './trainers.js';
+import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites } from './trainers.js';
 
 export interface SimulateOptions {
   sites?: number;
@@ -52,6 +52,8 @@ export interface SimulateOptions {
   wrapLauncher?: (launcher: JobLauncher, store: BlobStore) => JobLauncher;
   strategyConfig?: RunInputRaw['strategy'];
   gate?: RunInputRaw['gate'];
+  /** where rounds aggregate: the function (in-process) or the CPU Batch job (a child process) */
+  aggregation?: RunInputRaw['aggregation'];
   baselines?: boolean;
   runId?: string;
   /** local training overrides (the baselines use the same optimizer) */
@@ -148,6 +150,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     prepareRun: (await import('../../functions/prepare-run/handler.js')).handler,
     validateUpdate: (await import('../../functions/validate-update/handler.js')).handler,
     aggregateRound: (await import('../../functions/aggregate-round/handler.js')).handler,
+    batchAggregation: (await import('../../functions/batch-aggregation/handler.js')).handler,
     finishRun: (await import('../../functions/finish-run/handler.js')).handler,
   };
   Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
@@ -156,7 +159,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}) };
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;
@@ -166,6 +169,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
       definitions: deployment.definitions,
       handlers: handlers as never,
       launchJob: launcher,
+      launchAggregationJob: processLauncher(storageEnv, undefined, AGGREGATION_ENTRYPOINT),
       input,
       executionName: runId,
       onEvent: (e) => {

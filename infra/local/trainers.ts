@@ -13,18 +13,21 @@ import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { keys } from '../../lib/storage/keys.js';
 
 const ENTRYPOINT = join(import.meta.dirname, '..', '..', 'functions', 'train-site', 'main.ts');
+/** the CPU Batch aggregation job's command */
+export const AGGREGATION_ENTRYPOINT = join(import.meta.dirname, '..', '..', 'functions', 'aggregate-round', 'batch-main.ts');
 
-export function processLauncher(baseEnv: Record<string, string>, log?: (siteId: string, line: string) => void): JobLauncher {
+/** Runs a job's container command as a child process with the job's environment (training by default). */
+export function processLauncher(baseEnv: Record<string, string>, log?: (siteId: string, line: string) => void, entrypoint = ENTRYPOINT): JobLauncher {
   return (job) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', ENTRYPOINT], { env: { ...process.env, ...baseEnv, ...job.environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', entrypoint], { env: { ...process.env, ...baseEnv, ...job.environment }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => log?.(job.environment.FEDRAD_SITE_ID, d.toString().trimEnd()));
       child.stderr.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-4000);
       });
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`training job ${job.jobName} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}`))));
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`job ${job.jobName} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}`))));
     });
 }
 

@@ -13,8 +13,13 @@ import { RoundWorkflow } from '../constructs/round-workflow.js';
 import { RunMonitoring } from '../constructs/run-monitoring.js';
 import { RunSchedule } from '../constructs/run-schedule.js';
 import { updateReaderRoleName } from '../naming.js';
+import { grantUpdateReads } from '../constructs/update-readers.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
+
+/** the aggregate-round function: the most Lambda gives is 10 GB and 15 minutes; larger rounds go to Batch */
+const AGGREGATE_MEMORY_MB = 4096;
+const AGGREGATE_TIMEOUT_S = 900;
 
 export interface OrchestrationStackProps extends StackProps {
   config: DeploymentConfig;
@@ -26,7 +31,7 @@ export class OrchestrationStack extends Stack {
   readonly workflow: RoundWorkflow;
   readonly monitoring: RunMonitoring;
   readonly schedule?: RunSchedule;
-  readonly functions: Record<'prepareRun' | 'validateUpdate' | 'aggregateRound' | 'finishRun', FedradFunction>;
+  readonly functions: Record<'prepareRun' | 'validateUpdate' | 'aggregateRound' | 'batchAggregation' | 'finishRun', FedradFunction>;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -42,35 +47,30 @@ export class OrchestrationStack extends Stack {
     this.functions = {
       prepareRun: make('PrepareRun', 'prepare-run', 2),
       validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, remote ? updateReaderRoleName(config.federation, 'validate-update') : undefined),
-      aggregateRound: make('AggregateRound', 'aggregate-round', 2, 4096, Duration.minutes(15), remote ? updateReaderRoleName(config.federation, 'aggregate-round') : undefined),
+      aggregateRound: make('AggregateRound', 'aggregate-round', 2, AGGREGATE_MEMORY_MB, Duration.seconds(AGGREGATE_TIMEOUT_S), remote ? updateReaderRoleName(config.federation, 'aggregate-round') : undefined),
+      batchAggregation: make('BatchAggregation', 'batch-aggregation', 4),
       finishRun: make('FinishRun', 'finish-run', 2),
     };
-    const { prepareRun, validateUpdate, aggregateRound, finishRun } = this.functions;
+    const { prepareRun, validateUpdate, aggregateRound, batchAggregation, finishRun } = this.functions;
+    // Prepare run places each run's aggregation: this function's limits, or the Batch job's memory.
+    prepareRun.fn.addEnvironment('FEDRAD_AGGREGATE_MEMORY_MB', String(AGGREGATE_MEMORY_MB));
+    prepareRun.fn.addEnvironment('FEDRAD_AGGREGATE_TIMEOUT_S', String(AGGREGATE_TIMEOUT_S));
+    prepareRun.fn.addEnvironment('FEDRAD_BATCH_AGGREGATE_MEMORY_MB', String(config.aggregationMemoryGiB * 1024));
+    // Stages the Batch path's input and loads its result: runs/<id>/aggregation/ only.
+    data.modelsBucket.grantReadWrite(batchAggregation.fn, 'runs/*/aggregation/*');
     data.modelsBucket.grantReadWrite(prepareRun.fn, 'runs/*');
     data.modelsBucket.grantRead(validateUpdate.fn, 'runs/*');
     data.modelsBucket.grantReadWrite(aggregateRound.fn, 'runs/*');
     data.modelsBucket.grantReadWrite(finishRun.fn, 'runs/*');
-    for (const storage of data.sites.values()) {
-      storage.bucket.grantRead(validateUpdate.fn, 'updates/*');
-      storage.bucket.grantRead(aggregateRound.fn, 'updates/*');
-      if (storage.remote) {
-        // The site's key lives in its account under an id this stack cannot know: any key there, but
-        // only through S3 and only for objects under this bucket's updates/ (its key policy says the same).
-        const decrypt = new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [`arn:${this.partition}:kms:${storage.remote.region}:${storage.remote.account}:key/*`],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${storage.remote.region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': storage.bucket.arnForObjects('updates/*') } },
-        });
-        validateUpdate.fn.addToRolePolicy(decrypt);
-        aggregateRound.fn.addToRolePolicy(decrypt);
-      }
-    }
+    grantUpdateReads(validateUpdate.fn, data.sites.values());
+    grantUpdateReads(aggregateRound.fn, data.sites.values());
     this.workflow = new RoundWorkflow(this, 'Workflow', {
       prepareRun: prepareRun.fn,
       validateUpdate: validateUpdate.fn,
       aggregateRound: aggregateRound.fn,
       finishRun: finishRun.fn,
       jobQueue: training.compute.queue,
+      batchAggregation: { stageAndLoad: batchAggregation.fn, jobQueue: training.aggregation.queue, jobDefinition: training.aggregation.jobDefinition, timeout: Duration.hours(6) },
       trainingConcurrency: config.trainingConcurrency,
       jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
       logKey,

@@ -13,7 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { denyUnencryptedUploads } from '../constructs/bucket-policies.js';
-import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, updateReaderRoleName } from '../naming.js';
+import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
 export interface SiteAccountStackProps extends StackProps {
   config: DeploymentConfig;
@@ -74,8 +74,8 @@ export class SiteAccountStack extends Stack {
     this.bucket.grantRead(this.role, 'updates/*');
     this.bucket.grantPut(this.role, 'updates/*');
 
-    // The central gate and aggregation: updates/ only, by bucket policy and by key policy.
-    const readers = (['validate-update', 'aggregate-round'] as const).map((fn) => centralRole(updateReaderRoleName(config.federation, fn)));
+    // The central gate and aggregation (function or Batch job): updates/ only, by bucket policy and by key policy.
+    const readers = UPDATE_READERS.map((reader) => centralRole(updateReaderRoleName(config.federation, reader)));
     this.bucket.addToResourcePolicy(new iam.PolicyStatement({ sid: 'FederationReadsUpdatesOnly', principals: readers, actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('updates/*')] }));
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({

@@ -9,7 +9,8 @@ import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
 import { TrainingCompute } from '../constructs/training-compute.js';
-import { siteJobRoleName } from '../naming.js';
+import { siteJobRoleName, updateReaderRoleName } from '../naming.js';
+import { AggregationCompute } from '../constructs/aggregation-compute.js';
 import type { DataStack } from './data-stack.js';
 
 export interface TrainingStackProps extends StackProps {
@@ -24,6 +25,7 @@ export class TrainingStack extends Stack {
   readonly jobs: Map<string, SiteJobDefinition>;
   readonly vpc: ec2.Vpc;
   readonly logKey: LogKey;
+  readonly aggregation: AggregationCompute;
 
   constructor(scope: Construct, id: string, props: TrainingStackProps) {
     super(scope, id, props);
@@ -55,6 +57,19 @@ export class TrainingStack extends Stack {
       exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'],
     });
     const logGroup = this.logKey.logGroup(this, 'JobLogs');
+    const remoteSites = config.sites.some((site) => site.account);
+    this.aggregation = new AggregationCompute(this, 'Aggregation', {
+      vpc: this.vpc,
+      securityGroup: this.compute.securityGroup,
+      image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/aggregate-round/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+      vcpus: config.aggregationVcpus,
+      memoryGiB: config.aggregationMemoryGiB,
+      timeout: Duration.hours(6),
+      modelsBucket: data.modelsBucket,
+      sites: data.sites.values(),
+      logGroup,
+      roleName: remoteSites ? updateReaderRoleName(config.federation, 'aggregate-job') : undefined,
+    });
     this.jobs = new Map(
       config.sites.map((site) => {
         const storage = data.sites.get(site.id)!;

@@ -17,6 +17,8 @@ export interface AggregationLimits {
   lambdaTimeoutSeconds: number;
   /** S3 throughput assumed for one function (conservative: single-stream reads) */
   s3BytesPerSecond?: number;
+  /** memory of the Batch aggregation job (config aggregationMemoryGiB) */
+  batchMemoryMb?: number;
 }
 
 export interface AggregationEstimate {

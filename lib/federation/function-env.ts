@@ -10,6 +10,7 @@ export const FunctionEnvSchema = z.object({
   /** the aggregate-round function's memory and timeout, for placing each run's aggregation */
   FEDRAD_AGGREGATE_MEMORY_MB: z.coerce.number().int().min(128).default(4096),
   FEDRAD_AGGREGATE_TIMEOUT_S: z.coerce.number().int().min(1).default(900),
+  FEDRAD_BATCH_AGGREGATE_MEMORY_MB: z.coerce.number().int().min(128).optional(),
 });
 export type FunctionEnv = z.infer<typeof FunctionEnvSchema>;
 

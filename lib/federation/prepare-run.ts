@@ -48,6 +48,10 @@ export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionNa
   const modelSha = sha256(bytes);
   const estimate = estimateAggregation(bytes.length, input.runSites.length, input.strategy, deps.aggregationLimits ?? { lambdaMemoryMb: 4096, lambdaTimeoutSeconds: 900 });
   const aggregation = input.aggregation === 'auto' ? { place: estimate.place, reason: estimate.reason } : { place: input.aggregation, reason: `the run input asks for ${input.aggregation} (${estimate.reason})` };
+  const batchMb = deps.aggregationLimits?.batchMemoryMb;
+  if (aggregation.place === 'batch' && batchMb !== undefined && estimate.memoryBytes > 0.9 * batchMb * 1024 * 1024) {
+    throw new InvalidRunInputError(`the aggregation of this model over ${input.runSites.length} site(s) needs about ${(estimate.memoryBytes / 1024 ** 3).toFixed(1)} GiB, more than the Batch aggregation job's ${(batchMb / 1024).toFixed(1)} GiB: raise aggregationMemoryGiB (and aggregationVcpus) in the deployment config, or use fewer sites or a smaller model`, { memoryBytes: estimate.memoryBytes, batchMemoryMb: batchMb });
+  }
   const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha, aggregation };
   try {
     await putOnce(deps.store, deps.modelsBucket, keys.run(runId), `${JSON.stringify(record, null, 1)}\n`, 'application/json');

@@ -34,6 +34,9 @@ export const DeploymentConfigSchema = z
     /** minutes a training job may wait RUNNABLE at the head of the queue (no capacity, or no instance
      * type fits) before Batch cancels it and its site counts as failed; 10 to 1440 (Batch's bounds) */
     runnableTimeoutMinutes: z.number().int().min(10).max(1440).default(60),
+    /** the CPU Batch (Fargate) job that aggregates rounds too large for the aggregate-round function */
+    aggregationVcpus: z.union([z.literal(4), z.literal(8), z.literal(16)]).default(4),
+    aggregationMemoryGiB: z.number().int().min(8).max(120).default(30),
     schedule: z
       .object({ expression: z.string().regex(/^(cron|rate)\(.+\)$/, 'a cron(...) or rate(...) expression'), timezone: z.string().default('UTC'), runInput: z.record(z.string(), z.unknown()).default({}) })
       .strict()
@@ -48,6 +51,10 @@ export const DeploymentConfigSchema = z
   })
   .strict()
   .refine((c) => c.warmVcpus <= c.maxVcpus, { message: 'warmVcpus must not exceed maxVcpus', path: ['warmVcpus'] })
+  .refine((c) => c.aggregationMemoryGiB >= 2 * c.aggregationVcpus && c.aggregationMemoryGiB <= Math.min(120, 7.5 * c.aggregationVcpus), {
+    message: 'Fargate gives 4 vCPUs 8-30 GiB, 8 vCPUs 16-60 GiB, 16 vCPUs 32-120 GiB: pick aggregationMemoryGiB in the range of aggregationVcpus',
+    path: ['aggregationMemoryGiB'],
+  })
   .refine((c) => !c.sites.some((s) => s.account) || (c.centralAccount && c.region), { message: 'sites in their own accounts need centralAccount and region (the federation\'s account and region), which their site stacks trust', path: ['centralAccount'] })
   .refine((c) => !c.sites.some((s) => s.account && s.account === c.centralAccount), { message: "a site whose account is the central account is not cross-account: drop the site's account", path: ['sites'] });
 export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;

@@ -28,6 +28,8 @@ export interface LocalHandlers {
   prepareRun: Handler;
   validateUpdate: Handler;
   aggregateRound: Handler;
+  /** stages a round for the Batch aggregation and loads its result */
+  batchAggregation: Handler;
   finishRun: Handler;
 }
 
@@ -36,12 +38,15 @@ export type WorkflowEvent =
   | { type: 'job-finished'; siteId: string; round: number; ok: boolean; error?: string }
   | { type: 'site-validated'; siteId: string; round: number; status: string }
   | { type: 'round-finished'; round: number; output: Json }
+  | { type: 'aggregation-job'; round: number; ok: boolean }
   | { type: 'run-prepared'; output: Json };
 
 export interface LocalRunOptions {
   definitions: WorkflowDefinitions;
   handlers: LocalHandlers;
   launchJob: JobLauncher;
+  /** runs the CPU Batch aggregation job (functions/aggregate-round/batch-main.ts) */
+  launchAggregationJob?: JobLauncher;
   input: Json;
   executionName: string;
   onEvent?: (e: WorkflowEvent) => void;
@@ -116,6 +121,22 @@ export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
       return out;
     },
     [ROUND_STATES.aggregate]: (input: Json) => handlers.aggregateRound(input),
+    [ROUND_STATES.stageAggregation]: (input: Json) => handlers.batchAggregation(input),
+    [ROUND_STATES.loadAggregation]: (input: Json) => handlers.batchAggregation(input),
+    [ROUND_STATES.aggregateOnBatch]: async (input: Json) => {
+      const p = input as { JobName: string; JobDefinition: string; ContainerOverrides?: { Environment?: Array<{ Name: string; Value: string }> } };
+      const environment = envArray(p.ContainerOverrides?.Environment ?? []);
+      const round = Number(/aggregation\/(\d+)\//.exec(environment.FEDRAD_AGGREGATION_INPUT_KEY ?? '')?.[1] ?? -1);
+      if (!opts.launchAggregationJob) throw taskError('States.TaskFailed', JSON.stringify({ JobName: p.JobName, Status: 'FAILED', StatusReason: 'no local launcher for the Batch aggregation job' }));
+      try {
+        await opts.launchAggregationJob({ jobName: p.JobName, jobDefinition: p.JobDefinition, environment });
+      } catch (err) {
+        onEvent({ type: 'aggregation-job', round, ok: false });
+        throw taskError('States.TaskFailed', JSON.stringify({ JobName: p.JobName, Status: 'FAILED', StatusReason: (err as Error).message.slice(0, 1000) }));
+      }
+      onEvent({ type: 'aggregation-job', round, ok: true });
+      return { JobId: `local-${p.JobName}`, JobName: p.JobName, JobDefinition: p.JobDefinition, Status: 'SUCCEEDED' };
+    },
   };
 
   const runOverrides = {

@@ -14,4 +14,8 @@ export const ROUND_STATES = {
   validate: 'Validate update',
   recordFailure: 'Record failed site',
   aggregate: 'Aggregate round',
+  placement: 'Where to aggregate?',
+  stageAggregation: 'Stage aggregation',
+  aggregateOnBatch: 'Aggregate on Batch',
+  loadAggregation: 'Load aggregation result',
 } as const;

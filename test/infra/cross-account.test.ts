@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../infra/config.js';
 import { buildFedrad, type FedradStacks } from '../../infra/fedrad.js';
-import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, updateReaderRoleName } from '../../infra/naming.js';
+import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, UPDATE_READERS, updateReaderRoleName } from '../../infra/naming.js';
 import { type PackReport, runNag } from '../../infra/nag.js';
 
 const CONTEXT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true };
@@ -78,7 +78,8 @@ describe('the site stack (deployed in the hospital account)', () => {
   });
 
   it("lets the central gate and aggregation read and decrypt updates/ only, never data/", () => {
-    const readers = (['validate-update', 'aggregate-round'] as const).map((fn) => `:iam::${CENTRAL}:role/${updateReaderRoleName('xacct', fn)}`);
+    const readers = UPDATE_READERS.map((reader) => `:iam::${CENTRAL}:role/${updateReaderRoleName('xacct', reader)}`);
+    expect(readers).toHaveLength(3); // the gate, the aggregation function and the aggregation Batch job
     const bucketStatements = Object.values(site.findResources('AWS::S3::BucketPolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
     expect(bucketStatements).toHaveLength(1);
     for (const r of readers) expect(JSON.stringify(bucketStatements[0].Principal)).toContain(r);
@@ -132,6 +133,14 @@ describe('the central stacks', () => {
       expect(decrypt[0].Condition?.StringEquals?.['kms:ViaService']).toBe('s3.eu-west-2.amazonaws.com');
       expect(JSON.stringify(decrypt[0].Condition?.StringLike)).toContain(`${bucketName}/updates/*`);
     }
+  });
+
+  it("name the Batch aggregation job's role as the site trusts it, with the same updates/-only decrypt", () => {
+    const roleId = stacks.training.getLogicalId(stacks.training.aggregation.role.node.defaultChild as CfnResource);
+    expect(training.findResources('AWS::IAM::Role')[roleId].Properties.RoleName).toBe(updateReaderRoleName('xacct', 'aggregate-job'));
+    const decrypt = policiesOf(training, roleId).filter((s) => JSON.stringify(s.Resource ?? '').includes(`:kms:eu-west-2:${HOSPITAL}:key/*`));
+    expect(decrypt).toHaveLength(1);
+    expect(JSON.stringify(decrypt[0].Condition?.StringLike)).toContain(`${bucketName}/updates/*`);
   });
 
   it('pass cdk-nag in both packs with the site stack included', () => {

@@ -95,7 +95,7 @@ describe('training stack', () => {
   });
 
   it('pins each site to its own job definition, with a GPU, a timeout and retries on spot reclaim', () => {
-    const defs = Object.values(training.findResources('AWS::Batch::JobDefinition'));
+    const defs = Object.values(training.findResources('AWS::Batch::JobDefinition')).filter((d) => !(d.Properties.PlatformCapabilities ?? []).includes('FARGATE'));
     expect(defs).toHaveLength(3);
     for (const d of defs) {
       expect(d.Properties.ContainerProperties.ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
@@ -130,5 +130,41 @@ describe('orchestration stack', () => {
     expect(asl.States[ROUND_STATES.aggregate]).toBeDefined();
     const run = Object.values(machines).map((m) => JSON.stringify(m.Properties.DefinitionString)).find((d) => d.includes(RUN_STATES.prepare))!;
     expect(run).toContain('startExecution.sync:2');
+  });
+
+  it("aggregates in the function unless the run placed it on CPU Batch: stage, job, load", () => {
+    const machines = orchestration.findResources('AWS::StepFunctions::StateMachine');
+    const round = Object.values(machines).map((m) => JSON.stringify(m.Properties.DefinitionString)).find((d) => d.includes(ROUND_STATES.map))!;
+    const asl = JSON.parse(JSON.parse(round)['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'x')).join(''));
+    expect(asl.States[ROUND_STATES.map].Next).toBe(ROUND_STATES.placement);
+    const choice = asl.States[ROUND_STATES.placement];
+    expect(choice.Default).toBe(ROUND_STATES.aggregate);
+    expect(choice.Choices).toHaveLength(1);
+    expect(JSON.stringify(choice.Choices[0])).toContain('"StringEquals":"batch"');
+    expect(choice.Choices[0].Next).toBe(ROUND_STATES.stageAggregation);
+    expect(asl.States[ROUND_STATES.stageAggregation]).toMatchObject({ ResultPath: '$.staged', Next: ROUND_STATES.aggregateOnBatch });
+    const job = asl.States[ROUND_STATES.aggregateOnBatch];
+    expect(job.Resource).toContain('batch:submitJob.sync');
+    expect(job.TimeoutSeconds).toBeGreaterThan(0);
+    expect(job.Parameters.ContainerOverrides.Environment.map((e: { Name: string }) => e.Name).sort()).toEqual(['FEDRAD_AGGREGATION_INPUT_KEY', 'FEDRAD_MODELS_BUCKET']);
+    expect(job.Next).toBe(ROUND_STATES.loadAggregation);
+    expect(asl.States[ROUND_STATES.loadAggregation].End).toBe(true);
+    expect(asl.States[ROUND_STATES.aggregate].End).toBe(true);
+  });
+
+  it('runs the Batch aggregation on Fargate in the isolated subnets, reading updates/ and never data/', () => {
+    const fargate = Object.values(training.findResources('AWS::Batch::JobDefinition')).filter((d) => (d.Properties.PlatformCapabilities ?? []).includes('FARGATE'));
+    expect(fargate).toHaveLength(1);
+    const c = fargate[0].Properties.ContainerProperties;
+    expect(c.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
+    expect(c.ReadonlyRootFilesystem).toBe(true);
+    expect(c.ResourceRequirements).toEqual(expect.arrayContaining([{ Type: 'VCPU', Value: '4' }, { Type: 'MEMORY', Value: String(30 * 1024) }]));
+    const roleId = stacks.training.getLogicalId(stacks.training.aggregation.role.node.defaultChild as CfnResource);
+    const statements = statementsOf(training, (roles) => roles.includes(roleId));
+    const siteObjects = statements.flatMap(resources).filter((r) => [...bucketId.values()].some((b) => r.includes(b))).flatMap((r) => objectPath(r) ?? []);
+    expect(siteObjects.length).toBe(bucketId.size);
+    for (const r of siteObjects) expect(r).toMatch(/\/updates\/\*"/);
+    expect(statements.filter((st) => actions(st).some((a) => a.startsWith('s3:Put'))).flatMap(resources).join(' ')).not.toMatch(/Site/);
+    training.hasResourceProperties('AWS::Batch::ComputeEnvironment', Match.objectLike({ ComputeResources: Match.objectLike({ Type: 'FARGATE' }) }));
   });
 });

@@ -20,10 +20,12 @@ describe('npx cdk synth', () => {
       for (const stack of ['data', 'training', 'orchestration']) expect(files).toContain(`fedrad-demo-${stack}.template.json`);
       const assets = JSON.parse(await readFile(join(out, 'fedrad-demo-orchestration.assets.json'), 'utf8'));
       const bundles = Object.values(assets.files as Record<string, { source: { path: string; packaging?: string } }>).filter((a) => a.source.packaging === 'zip');
-      expect(bundles.length).toBeGreaterThanOrEqual(4);
+      expect(bundles.length).toBeGreaterThanOrEqual(5);
       for (const b of bundles) expect((await readdir(join(out, b.source.path))).some((f) => f.startsWith('index.'))).toBe(true);
       const training = JSON.parse(await readFile(join(out, 'fedrad-demo-training.assets.json'), 'utf8'));
-      expect(Object.keys(training.dockerImages)).toHaveLength(1);
+      // the GPU training image and the CPU aggregation image, each from its own Dockerfile
+      const dockerfiles = Object.values(training.dockerImages as Record<string, { source: { dockerFile?: string } }>).map((i) => i.source.dockerFile).sort();
+      expect(dockerfiles).toEqual(['functions/aggregate-round/Dockerfile', 'functions/train-site/Dockerfile']);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
