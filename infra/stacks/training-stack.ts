@@ -48,6 +48,7 @@ export class TrainingStack extends Stack {
       Sts: ec2.InterfaceVpcEndpointAwsService.STS,
       Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
       XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
+      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
     })) {
       this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
     }

@@ -81,6 +81,16 @@ describe('data stack', () => {
 });
 
 describe('training stack', () => {
+  it('has no route out of the VPC: isolated subnets, and an endpoint for every AWS service the jobs and functions use', () => {
+    expect(Object.keys(training.findResources('AWS::EC2::InternetGateway'))).toEqual([]);
+    expect(Object.keys(training.findResources('AWS::EC2::NatGateway'))).toEqual([]);
+    const endpoints = Object.values(training.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify(e.Properties.ServiceName));
+    for (const service of ['.s3', '.ecr.api', '.ecr.dkr', '.ecs', '.ecs-agent', '.ecs-telemetry', '.logs', '.sts', '.kms', '.xray', '.states']) {
+      expect(endpoints.some((e) => e.includes(`${service}"`)), service).toBe(true);
+    }
+    training.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL' });
+  });
+
   it("gives each site's job role its own data and updates, and no other site's bucket", () => {
     for (const [id, job] of stacks.training.jobs) {
       const roleId = stacks.training.getLogicalId(job.role.node.defaultChild as CfnResource);
