@@ -33,6 +33,8 @@ export interface SimulateOptions {
   sites?: number;
   rounds?: number;
   model?: 'cnn-classifier' | 'unet-segmenter';
+  /** the classifier's normalization: BatchNorm (default) or GroupNorm */
+  norm?: 'batch' | 'group';
   strategy?: 'fedavg';
   seed?: number;
   /** site jobs at once */
@@ -119,7 +121,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
-    const baselineKey = `${dataKey}|${zoo}|${rounds * epochs}|${learningRate}`;
+    const baselineKey = `${dataKey}|${zoo}|${o.norm ?? 'batch'}|${rounds * epochs}|${learningRate}`;
     const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
     if (cached?.key === baselineKey) baselines = cached.baselines;
     else {
@@ -128,6 +130,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         sites: deployment.sites.map((s) => ({ siteId: s.siteId, dataDir: join(storageRoot, s.bucket, 'data') })),
         testDataDir,
         zoo,
+        norm: o.norm,
         spec: { epochs: rounds * epochs, optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
       });
@@ -159,7 +162,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0 }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;

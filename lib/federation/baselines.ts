@@ -16,6 +16,8 @@ export interface BaselineOptions {
   /** the held-out test set's data/ folder */
   testDataDir: string;
   zoo?: string;
+  /** the zoo model's normalization (as the federated run uses) */
+  norm?: 'batch' | 'group';
   seed?: number;
   spec?: Partial<TrainingSpec>;
   log?: (message: string) => void;
@@ -56,7 +58,7 @@ export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
   const metric = segmentation ? 'dice' : 'accuracy';
   const score = (m: Metrics) => (m.task === 'segmentation' ? m.dice : m.accuracy);
   const run = async (data: ArrayDataset, name: string) => {
-    const model = buildZooModel(zoo, { seed: o.seed ?? 0, inputSize });
+    const model = buildZooModel(zoo, { seed: o.seed ?? 0, inputSize, ...(o.norm ? { norm: o.norm } : {}) });
     const r = await trainModel({ model, spec, train: data });
     const m = await evaluateModel(r.trained, test);
     log(`${name}: ${data.count} training samples -> held-out ${metric} ${score(m).toFixed(4)}`);

@@ -10,7 +10,7 @@ import { inferShapes, type Shape } from './shapes.js';
 export const SUPPORTED_OPS = [
   'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh',
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Concat', 'Resize', 'Flatten', 'Reshape',
-  'Transpose', 'Softmax', 'Identity', 'Dropout', 'Constant',
+  'Transpose', 'Softmax', 'Identity', 'Dropout', 'Constant', 'ReduceMean', 'Sqrt',
 ] as const;
 
 export interface BufferUpdate {

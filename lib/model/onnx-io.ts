@@ -188,7 +188,9 @@ const CONSTANT_INPUTS: Record<string, number[]> = { Resize: [1, 2, 3], Reshape: 
 
 export function initializerRoles(model: Model): Map<string, InitializerRole> {
   const roles = new Map<string, InitializerRole>();
-  for (const [name, t] of model.graph.initializers) roles.set(name, t.dtype === 'float32' ? 'parameter' : 'constant');
+  // A rank-0 float initializer is a constant of the graph (an epsilon, a scale), never a weight:
+  // training one (an epsilon pushed below zero) turns a normalization into NaN.
+  for (const [name, t] of model.graph.initializers) roles.set(name, t.dtype === 'float32' && t.dims.length > 0 ? 'parameter' : 'constant');
   for (const node of model.graph.nodes) {
     node.inputs.forEach((input, i) => {
       if (!roles.has(input)) return;

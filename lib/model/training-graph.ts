@@ -1,6 +1,7 @@
 // Builds ONE training-step graph from an inference model: training-mode forward, loss, backward,
 // optional FedProx term and gradient clipping, optimizer update. Parameters, optimizer state and
 // running statistics are inputs and come back as `<name>.next` outputs; the trainer swaps them.
+import { initializerRoles } from './onnx-io.js';
 import { InvalidSpecError, ShapeError } from '../errors.js';
 import type { LossName, OptimizerSpec } from '../schemas/training-spec.js';
 import { differentiate } from './autodiff.js';
@@ -74,7 +75,9 @@ export function buildTrainingGraph(model: Model, options: TrainingGraphOptions):
   const targetShape: Dim[] = logitsInfo.shape.map((d, i) => (i === 0 ? 'N' : typeof d === 'number' ? d : logitsShape[i]));
 
   const lossNodes = emitLoss(b, options.loss, logits!, TARGET_INPUT, logitsShape.length);
-  const candidates = [...g.initializers].filter(([name, t]) => t.dtype === 'float32' && !frozen.has(name)).map(([name]) => name);
+  // Weights only: not running statistics, nor constants such as a normalization's epsilon.
+  const roles = initializerRoles(model);
+  const candidates = [...g.initializers].filter(([name]) => roles.get(name) === 'parameter' && !frozen.has(name)).map(([name]) => name);
   let grads = differentiate({ builder: b, nodes: lowered.nodes, shapes: forwardShapes, seeds: new Map([[logits!, lossNodes.dLogits]]), wrt: candidates });
   const params = [...grads.keys()];
   if (params.length === 0) throw new InvalidSpecError('no initializer of the model reaches the loss: there is nothing to train', {});

@@ -11,6 +11,8 @@ export const ZooModelSchema = z
     seed: z.number().int().min(0).default(0),
     inputSize: z.number().int().min(8).max(1024).default(64),
     width: z.number().int().min(1).max(256).optional(),
+    /** BatchNorm (default) or GroupNorm, which keeps no running statistics (better across differing sites) */
+    norm: z.enum(['batch', 'group']).optional(),
   })
   .strict();
 

@@ -240,6 +240,22 @@ function softmax(x: T64, axis: number): T64 {
   return out;
 }
 
+/** Mean over the given axes (opset 18: axes as the second input). */
+function reduceMean(x: T64, axes: number[], keepdims: number): T64 {
+  const axs = new Set(axes.map((a) => (a < 0 ? a + x.dims.length : a)));
+  const outDims = x.dims.map((d, i) => (axs.has(i) ? 1 : d));
+  const out = t64(outDims);
+  const strides = x.dims.map((_, i) => numel(x.dims.slice(i + 1)));
+  const outStrides = outDims.map((_, i) => numel(outDims.slice(i + 1)));
+  const count = numel(x.dims) / numel(outDims);
+  for (let flat = 0; flat < x.data.length; flat++) {
+    let o = 0;
+    for (let i = 0; i < x.dims.length; i++) if (!axs.has(i)) o += (Math.floor(flat / strides[i]) % x.dims[i]) * outStrides[i];
+    out.data[o] += x.data[flat] / count;
+  }
+  return keepdims ? out : t64(outDims.filter((_, i) => !axs.has(i)), out.data);
+}
+
 function evalNode(node: Node, ins: T64[]): T64 {
   const [x, y, z] = ins;
   switch (node.op) {
@@ -285,6 +301,8 @@ function evalNode(node: Node, ins: T64[]): T64 {
     }
     case 'Transpose': return transpose(x, getInts(node, 'perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i));
     case 'Softmax': return softmax(x, getInt(node, 'axis', -1));
+    case 'Sqrt': return map(x, Math.sqrt);
+    case 'ReduceMean': return reduceMean(x, Array.from(y.data), getInt(node, 'keepdims', 1));
     default: throw new Error(`reference interpreter: op ${node.op} not implemented`);
   }
 }

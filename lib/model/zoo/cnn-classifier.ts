@@ -1,5 +1,6 @@
-// cnn-classifier: a slice-level lesion classifier. Three conv-BN-ReLU-maxpool stages, global
-// average pooling and a linear head giving two logits (lesion absent, present).
+// cnn-classifier: a slice-level lesion classifier. Three conv-norm-ReLU-maxpool stages, global
+// average pooling and a linear head giving two logits (lesion absent, present). The norm is
+// BatchNorm, or GroupNorm (8 groups) for federations whose sites differ (no running statistics).
 import type { Model } from '../graph.js';
 import { LayerBuilder } from './layers.js';
 
@@ -10,6 +11,7 @@ export interface CnnClassifierOptions {
   /** channels of the first stage; later stages double it */
   width: number;
   classes: number;
+  norm?: 'batch' | 'group';
 }
 
 export function buildCnnClassifier(o: CnnClassifierOptions): Model {
@@ -19,7 +21,8 @@ export function buildCnnClassifier(o: CnnClassifierOptions): Model {
   let cin = 1;
   for (let stage = 1; stage <= 3; stage++) {
     const cout = o.width * 2 ** (stage - 1);
-    x = l.maxPool(l.convBnRelu(x, `stage${stage}`, cin, cout));
+    const size = o.inputSize / 2 ** (stage - 1);
+    x = l.maxPool(o.norm === 'group' ? l.convGnRelu(x, `stage${stage}`, cin, cout, size) : l.convBnRelu(x, `stage${stage}`, cin, cout));
     cin = cout;
   }
   const pooled = l.b.op('Flatten', [l.b.op('GlobalAveragePool', [x])]);

@@ -44,6 +44,28 @@ export class LayerBuilder {
     return this.b.op('BatchNormalization', inputs, { epsilon: attr.float(1e-5), momentum: attr.float(0.9) }, name.replace(/\W/g, '_'));
   }
 
+  /**
+   * Group normalization (Wu and He, 2018) from primitives: the statistics are each sample's own, so
+   * there are no running statistics to aggregate and training and inference compute the same thing.
+   * Federated learning over non-IID sites prefers it to BatchNorm (Hsieh et al., 2020). `shape` is
+   * the input's [C, H, W]; scale and shift are [C, 1, 1].
+   */
+  groupNorm(x: string, name: string, shape: [number, number, number], groups: number): string {
+    const [c, h, w] = shape;
+    if (c % groups !== 0) throw new Error(`group norm ${name}: ${c} channels do not split into ${groups} groups`);
+    // [N, G, C/G*H*W, 1], statistics over axis 2; the epsilon is a rank-0 initializer, which
+    // initializerRoles keeps a constant (trained, it went below zero and the square root to NaN).
+    const grouped = this.b.op('Reshape', [x, this.b.ints([0, groups, -1, 1], 'gn_groups')]);
+    const axes = this.b.ints([2], 'gn_axes');
+    const centered = this.b.op('Sub', [grouped, this.b.op('ReduceMean', [grouped, axes], { keepdims: attr.int(1) })]);
+    const variance = this.b.op('ReduceMean', [this.b.op('Mul', [centered, centered]), axes], { keepdims: attr.int(1) });
+    const normed = this.b.op('Div', [centered, this.b.op('Sqrt', [this.b.op('Add', [variance, this.b.scalar(1e-5)])])]);
+    const back = this.b.op('Reshape', [normed, this.b.ints([0, c, h, w], 'gn_shape')]);
+    const scale = this.param(`${name}.weight`, [c, 1, 1], () => 1);
+    const shift = this.param(`${name}.bias`, [c, 1, 1], () => 0);
+    return this.b.op('Add', [this.b.op('Mul', [back, scale]), shift], {}, name.replace(/\W/g, '_'));
+  }
+
   relu(x: string): string {
     return this.b.op('Relu', [x]);
   }
@@ -51,6 +73,11 @@ export class LayerBuilder {
   /** conv (no bias) -> batch norm -> relu */
   convBnRelu(x: string, name: string, cin: number, cout: number): string {
     return this.relu(this.batchNorm(this.conv(x, `${name}.conv`, cin, cout, 3, { bias: false }), `${name}.bn`, cout));
+  }
+
+  /** conv (no bias) -> group norm -> relu, for an input of `size` x `size` */
+  convGnRelu(x: string, name: string, cin: number, cout: number, size: number): string {
+    return this.relu(this.groupNorm(this.conv(x, `${name}.conv`, cin, cout, 3, { bias: false }), `${name}.gn`, [cout, size, size], Math.min(8, cout)));
   }
 
   maxPool(x: string, k = 2): string {

@@ -77,6 +77,15 @@ const OP_CASES: Array<[string, number[], (c: Case, h: string) => string]> = [
   ['Flatten and Reshape', S, (c, h) => c.op('Mul', [c.op('Reshape', [c.op('Flatten', [h]), c.b.constant(int64Tensor([3], [2, 9, 12]), 'shape')]), c.param('q', [9, 12])])],
   ['Transpose', S, (c, h) => c.op('Mul', [c.op('Transpose', [h], { perm: attr.ints([0, 2, 3, 1]) }), c.param('q', [6, 6, 3])])],
   ['Softmax axis 1', S, (c, h) => c.op('Softmax', [c.op('Mul', [h, c.param('q', [3, 1, 1], 1, 1)])], { axis: attr.int(1) })],
+  ['ReduceMean axes [2,3] keepdims', S, (c, h) => c.op('Mul', [c.op('ReduceMean', [h, c.b.ints([2, 3])], { keepdims: attr.int(1) }), c.param('q', [3, 1, 1])])],
+  ['Sqrt', S, (c, h) => c.op('Sqrt', [c.op('Add', [c.op('Mul', [h, h]), c.b.scalar(0.5)])])],
+  ['GroupNorm from primitives (zoo layer)', [2, 4, 6, 6], (c, h) => {
+    const g = c.op('Reshape', [h, c.b.ints([0, 2, -1])]);
+    const centered = c.op('Sub', [g, c.op('ReduceMean', [g, c.b.ints([2])], { keepdims: attr.int(1) })]);
+    const variance = c.op('ReduceMean', [c.op('Mul', [centered, centered]), c.b.ints([2])], { keepdims: attr.int(1) });
+    const normed = c.op('Div', [centered, c.op('Sqrt', [c.op('Add', [variance, c.b.scalar(1e-5)])])]);
+    return c.op('Add', [c.op('Mul', [c.op('Reshape', [normed, c.b.ints([0, 4, 6, 6])]), c.param('gamma', [4, 1, 1], 0.5, 1)]), c.param('beta', [4, 1, 1])]);
+  }],
 ];
 
 describe(`gradients of every op against a float64 reference (seed ${SEED})`, () => {

@@ -38,6 +38,15 @@ describe('ONNX read/write', () => {
     expect(() => replaceInitializers(model, new Map([['nope', floatTensor([1])]]))).toThrow(ShapeError);
   });
 
+  it('treats a rank-0 float initializer (an epsilon) as a constant, never a weight to train', () => {
+    const gn = buildZooModel('cnn-classifier', { seed: 0, inputSize: 16, width: 8, norm: 'group' });
+    const list = listInitializers(gn);
+    const scalars = list.filter((i) => i.dims.length === 0 && i.dtype === 'float32');
+    expect(scalars.length).toBe(3); // one epsilon per group norm
+    for (const s of scalars) expect(s.role).toBe('constant');
+    expect(list.find((i) => i.name === 'stage1.gn.weight')).toMatchObject({ role: 'parameter', dims: [8, 1, 1] });
+  });
+
   it('refuses bytes that are not ONNX with the source named', () => {
     expect(() => decodeModel(new TextEncoder().encode('definitely not protobuf'), 'upload.onnx')).toThrow(ModelFormatError);
     expect(() => decodeModel(new TextEncoder().encode('definitely not protobuf'), 'upload.onnx')).toThrow(/upload\.onnx/);
