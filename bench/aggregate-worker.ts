@@ -2,6 +2,7 @@
 // aggregateRound over updates already in a folder store (the whole round: model read and hash,
 // strategy, server step, model write), then the strategy stage alone over the same updates, then
 // two baselines in the same process: a memory copy and a read of the same files.
+import { readFileSync } from 'node:fs';
 import { aggregateRound, openUpdates } from '../lib/federation/aggregate-round.js';
 import type { AggregateInput } from '../lib/federation/round-state.js';
 import { aggregateUpdates } from '../lib/federation/strategies/aggregate-updates.js';
@@ -20,7 +21,17 @@ const t0 = performance.now();
 await aggregateRound(store, input);
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
-const peakRss = process.resourceUsage().maxRSS * 1024;
+// The peak RSS of this process's own address space: VmHWM (Linux). getrusage's maxRSS would report
+// the parent's high-water mark here, which Linux carries across fork and exec.
+const hwm = (() => {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const peakRss = hwm ?? sampledPeak;
 // The strategy stage alone: reading and combining the updates (what "bytes of updates consumed" times).
 const accepted = input.outcomes.map((o) => ({ siteId: (o as { siteId: string }).siteId, sampleCount: 100, norm: 1 }));
 const refs = await openUpdates(store, input, accepted);

@@ -3,7 +3,8 @@
 // Prints one JSON line per run: bytes of updates consumed per second, by the strategy stage
 // (reading and combining the updates) and by the whole round (also reading and hashing the global
 // model, the server step and writing the next model), beside a memory-copy baseline measured in
-// the same process (and a read-only pass over the same files), and peak RSS against the model.
+// the same process (and a read-only pass over the same files), and peak RSS (VmHWM, the process's
+// own high-water mark, start-up included) against the model.
 // Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32]
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

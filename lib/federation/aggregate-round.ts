@@ -6,10 +6,11 @@ import { numel, type TensorData } from '../model/graph.js';
 import { decodeModel, initializerRoles, initializerSpans, sha256 } from '../model/onnx-io.js';
 import { readSafetensorsIndex } from '../model/safetensors-stream.js';
 import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
-import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
+import { type BlobStore, ObjectExistsError, putOnce, readObjectInto } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
 import { CorruptGlobalModelError, QuorumNotReachedError } from './errors.js';
-import { aggregateUpdates, type UpdateRef } from './strategies/aggregate-updates.js';
+import { aggregateUpdates, clipScales, STREAM_CHUNK, type SumTarget, type UpdateRef, weightedSum } from './strategies/aggregate-updates.js';
+import { allocateByteArena, type ByteArena } from './strategies/float-arena.js';
 import { PrivacyBudgetExceededError } from './strategies/errors.js';
 import { gaussianEpsilon, median, type ServerOptimizer, serverStep } from './strategies/math.js';
 import { encodeServerState, loadServerState, serverOptimizerOf } from './strategies/server-state.js';
@@ -79,6 +80,20 @@ function applyServerStep(bytes: Uint8Array, source: string, optimizer: ServerOpt
   return { bytes: out.bytes, sha256: out.sha256 };
 }
 
+/** FedAvg's sum target: the model's own float32 raw_data, wherever each tensor sits in its bytes. */
+function inPlaceTarget(arena: ByteArena, spans: ReadonlyMap<string, { offset: number }>, sizes: ReadonlyMap<string, number>): SumTarget {
+  const view = new DataView(arena.bytes.buffer, arena.bytes.byteOffset, arena.bytes.byteLength);
+  return {
+    sizes,
+    buffers: arena.buffers,
+    add: (name, from, a, x) => arena.addAt(spans.get(name)!.offset + from * 4, a, x),
+    addNoise: (name, sd, rng) => {
+      const at = spans.get(name)!.offset;
+      for (let k = 0; k < sizes.get(name)!; k++) view.setFloat32(at + 4 * k, view.getFloat32(at + 4 * k, true) + sd * rng.normal(), true);
+    },
+  };
+}
+
 /** The accepted updates as range readers over the store, with their tensor indexes (headers only). */
 export async function openUpdates(store: BlobStore, input: Pick<AggregateInput, 'runId' | 'round' | 'sites'>, accepted: Pick<Accepted, 'siteId' | 'sampleCount' | 'norm'>[]): Promise<UpdateRef[]> {
   const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
@@ -133,20 +148,42 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     }
     privacy = { noiseMultiplier: strategy.dp.noiseMultiplier, clipNorm: strategy.dp.clipNorm, delta: strategy.dp.delta, epsilon, rounds: input.round + 1 };
   }
-  const bytes = await store.get(input.modelsBucket, input.globalModelKey);
+  // FedAvg sums the updates into the model's own bytes (in a SIMD arena): memory holds the model
+  // once, with no separate accumulator. Other strategies build the aggregated update first.
+  let arena: ByteArena | undefined;
+  let bytes: Uint8Array;
+  if (strategy.type === 'fedavg') {
+    const info = await store.head(input.modelsBucket, input.globalModelKey);
+    if (!info) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} is missing from ${input.modelsBucket}`, { key: input.globalModelKey });
+    arena = allocateByteArena(info.size, 2, STREAM_CHUNK);
+    await readObjectInto(store, input.modelsBucket, input.globalModelKey, arena.bytes);
+    bytes = arena.bytes;
+  } else {
+    bytes = await store.get(input.modelsBucket, input.globalModelKey);
+  }
   if (sha256(bytes) !== input.globalModelSha256) throw new CorruptGlobalModelError(`global model ${input.globalModelKey} does not match its recorded SHA-256 ${input.globalModelSha256}`, { key: input.globalModelKey });
   const structure = decodeModel(bytes, input.globalModelKey, { withoutValues: true });
   const updatable = updatableInitializers(structure);
   const sizes = new Map([...updatable].map(([name, t]) => [name, numel(t.dims)]));
   const dims = new Map([...updatable].map(([name, t]) => [name, t.dims]));
   const refs = await openUpdates(store, input, accepted);
-  const aggregated = await aggregateUpdates(strategy, refs, sizes, `${input.runId}:${input.round}`);
-  Object.assign(strategyReport, aggregated.report);
+  const noiseSeed = `${input.runId}:${input.round}`;
   const optimizer = serverOptimizerOf(strategy);
   const state = await loadServerState(store, input.modelsBucket, input.runId, input.round, optimizer, dims);
-  const roles = initializerRoles(structure);
-  const runningStatistics = new Set([...updatable.keys()].filter((name) => roles.get(name) === 'running-statistic'));
-  const next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state, runningStatistics);
+  let weights: Record<string, number>;
+  let next: { bytes: Uint8Array; sha256?: string };
+  const spans = arena ? initializerSpans(bytes, input.globalModelKey) : undefined;
+  if (arena && spans && [...sizes.keys()].every((name) => (spans.get(name)?.offset ?? -1) >= 0)) {
+    ({ weights } = await weightedSum(strategy, refs, clipScales(strategy, refs, strategyReport), inPlaceTarget(arena, spans, sizes), noiseSeed, strategyReport));
+    next = { bytes };
+  } else {
+    const aggregated = await aggregateUpdates(strategy, refs, sizes, noiseSeed);
+    Object.assign(strategyReport, aggregated.report);
+    weights = aggregated.weights;
+    const roles = initializerRoles(structure);
+    const runningStatistics = new Set([...updatable.keys()].filter((name) => roles.get(name) === 'running-statistic'));
+    next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state, runningStatistics);
+  }
   const nextRound = input.round + 1;
   const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
     try {
@@ -171,7 +208,7 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     parentRound: input.round,
     parentSha256: input.globalModelSha256,
     strategy,
-    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: aggregated.weights[o.siteId] ?? 0 } : o)),
+    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: weights[o.siteId] ?? 0 } : o)),
     parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
     privacy,
     strategyReport,

@@ -40,6 +40,16 @@ export class ObjectExistsError extends FedradError {
   }
 }
 
+/** Reads a whole object into `target` (its exact size), in 16 MiB ranges: no second copy in memory. */
+export async function readObjectInto(store: BlobStore, bucket: string, key: string, target: Uint8Array): Promise<void> {
+  const CHUNK = 16 << 20;
+  for (let start = 0; start < target.length; start += CHUNK) {
+    const part = target.subarray(start, Math.min(target.length, start + CHUNK));
+    const n = store.readRangeInto ? await store.readRangeInto(bucket, key, start, part) : await store.getRange(bucket, key, start, start + part.length).then((b) => (part.set(b), b.length));
+    if (n !== part.length) throw new ObjectNotFoundError(bucket, key, `${store.location} (it is shorter than the ${target.length} bytes expected: changed while read?)`);
+  }
+}
+
 export async function getJson<T>(store: BlobStore, bucket: string, key: string): Promise<T> {
   return JSON.parse(new TextDecoder().decode(await store.get(bucket, key))) as T;
 }

@@ -45,56 +45,92 @@ function noiseRandom(seed: string): Random {
   return new Random(createHash('sha256').update(seed).digest().readUInt32BE(0));
 }
 
-export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[], shapes: Map<string, number>, noiseSeed: string): Promise<AggregatedUpdate> {
-  const n = updates.length;
+/** Where a mean-type sum goes: the delta accumulator, or a model's own weights (FedAvg in place). */
+export interface SumTarget {
+  /** tensor name -> values, in the order they are summed */
+  sizes: ReadonlyMap<string, number>;
+  /** two read buffers of STREAM_CHUNK floats (in the target's arena, for SIMD) */
+  buffers: Float32Array[];
+  /** adds a * x to tensor `name` from element `from` */
+  add(name: string, from: number, a: number, x: Float32Array): void;
+  /** adds Gaussian noise of this deviation to every element of tensor `name` */
+  addNoise(name: string, sd: number, rng: Random): void;
+}
+
+/** The clip scale of each update (1 when unclipped), recording the clipped sites. */
+export function clipScales(strategy: Strategy, updates: UpdateRef[], report: Record<string, unknown>): number[] {
   const clip = clipNormOf(strategy);
   const scale = updates.map((u) => (clip !== undefined && u.norm > clip ? clip / u.norm : 1));
-  const report: Record<string, unknown> = {};
   if (clip !== undefined) report.clipped = updates.filter((_, i) => scale[i] < 1).map((u) => u.siteId);
+  return scale;
+}
+
+/**
+ * The weighted sum of mean-type strategies into `target`: one update at a time, chunk by chunk.
+ * Reads run ahead by one chunk into the other of two buffers (the store reads on libuv's threads
+ * while this thread adds), so the pass costs about max(read, add), not their sum.
+ */
+export async function weightedSum(strategy: Strategy, updates: UpdateRef[], scale: number[], target: SumTarget, noiseSeed: string, report: Record<string, unknown>): Promise<{ weights: Record<string, number> }> {
+  const n = updates.length;
+  const dp = 'dp' in strategy ? strategy.dp : undefined;
+  const total = updates.reduce((a, u) => a + u.sampleCount, 0);
+  // DP bounds each site's influence, so its mean is unweighted; otherwise weights follow samples.
+  const weights = updates.map((u) => (dp ? 1 / n : u.sampleCount / total));
+  const jobs: { u: UpdateRef; name: string; from: number; to: number; w: number }[] = [];
+  for (const [i, u] of updates.entries()) {
+    for (const [name, size] of target.sizes) {
+      for (let from = 0; from < size; from += STREAM_CHUNK) jobs.push({ u, name, from, to: Math.min(size, from + STREAM_CHUNK), w: weights[i] * scale[i] });
+    }
+  }
+  const { buffers } = target;
+  const read = (j: number) => {
+    const { u, name, from, to } = jobs[j];
+    const p = readFloats(u.reader, u.entries.get(name)!, from, to, buffers[j % 2]);
+    p.catch(() => {}); // awaited below; a failure ahead of its turn must not go unhandled
+    return p;
+  };
+  let next = jobs.length ? read(0) : undefined;
+  for (let j = 0; j < jobs.length; j++) {
+    let values = await next!;
+    next = j + 1 < jobs.length ? read(j + 1) : undefined;
+    // stores without readInto (S3) hand back their own buffer: staged into the arena for SIMD
+    if (values.buffer !== buffers[j % 2].buffer) {
+      const staged = buffers[j % 2].subarray(0, values.length);
+      staged.set(values);
+      values = staged;
+    }
+    const { name, from, w } = jobs[j];
+    target.add(name, from, w, values);
+  }
+  if (dp) {
+    const rng = noiseRandom(noiseSeed);
+    const sd = (dp.noiseMultiplier * dp.clipNorm) / n; // noise on the sum, then divided by n
+    for (const name of target.sizes.keys()) target.addNoise(name, sd, rng);
+    report.noiseStd = sd;
+  }
+  return { weights: Object.fromEntries(updates.map((u, i) => [u.siteId, weights[i]])) };
+}
+
+export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[], shapes: Map<string, number>, noiseSeed: string): Promise<AggregatedUpdate> {
+  const n = updates.length;
+  const report: Record<string, unknown> = {};
+  const scale = clipScales(strategy, updates, report);
   const zeroed = () => new Map<string, Float32Array>([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
 
   if (MEAN_TYPES.has(strategy.type)) {
     const arena = allocateArena(shapes, 2, STREAM_CHUNK);
     const delta = arena.tensors;
-    const dp = 'dp' in strategy ? strategy.dp : undefined;
-    const total = updates.reduce((a, u) => a + u.sampleCount, 0);
-    // DP bounds each site's influence, so its mean is unweighted; otherwise weights follow samples.
-    const weights = updates.map((u) => (dp ? 1 / n : u.sampleCount / total));
-    // Reads run ahead by one chunk into the other of two buffers (the store reads on libuv's
-    // threads while this thread adds), so the pass costs about max(read, add), not their sum.
-    const jobs: { u: UpdateRef; name: string; acc: Float32Array; from: number; to: number; w: number }[] = [];
-    for (const [i, u] of updates.entries()) {
-      for (const [name, acc] of delta) {
-        for (let from = 0; from < acc.length; from += STREAM_CHUNK) jobs.push({ u, name, acc, from, to: Math.min(acc.length, from + STREAM_CHUNK), w: weights[i] * scale[i] });
-      }
-    }
-    const buffers = arena.buffers;
-    const read = (j: number) => {
-      const { u, name, from, to } = jobs[j];
-      const p = readFloats(u.reader, u.entries.get(name)!, from, to, buffers[j % 2]);
-      p.catch(() => {}); // awaited below; a failure ahead of its turn must not go unhandled
-      return p;
+    const target: SumTarget = {
+      sizes: shapes,
+      buffers: arena.buffers,
+      add: (name, from, a, x) => arena.axpy(delta.get(name)!.subarray(from, from + x.length), a, x),
+      addNoise: (name, sd, rng) => {
+        const acc = delta.get(name)!;
+        for (let k = 0; k < acc.length; k++) acc[k] += sd * rng.normal();
+      },
     };
-    let next = jobs.length ? read(0) : undefined;
-    for (let j = 0; j < jobs.length; j++) {
-      let values = await next!;
-      next = j + 1 < jobs.length ? read(j + 1) : undefined;
-      // stores without readInto (S3) hand back their own buffer: staged into the arena for SIMD
-      if (values.buffer !== buffers[j % 2].buffer) {
-        const staged = buffers[j % 2].subarray(0, values.length);
-        staged.set(values);
-        values = staged;
-      }
-      const { acc, from, to, w } = jobs[j];
-      arena.axpy(acc.subarray(from, to), w, values);
-    }
-    if (dp) {
-      const rng = noiseRandom(noiseSeed);
-      const sd = (dp.noiseMultiplier * dp.clipNorm) / n; // noise on the sum, then divided by n
-      for (const acc of delta.values()) for (let k = 0; k < acc.length; k++) acc[k] += sd * rng.normal();
-      report.noiseStd = sd;
-    }
-    return { delta, weights: Object.fromEntries(updates.map((u, i) => [u.siteId, weights[i]])), report };
+    const { weights } = await weightedSum(strategy, updates, scale, target, noiseSeed, report);
+    return { delta, weights, report };
   }
 
   if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {

@@ -122,3 +122,59 @@ export function allocateArena(sizes: ReadonlyMap<string, number>, bufferCount: n
     axpy: axpyJs,
   };
 }
+
+export interface ByteArena {
+  /** `byteLength` bytes (a model's), then the read buffers */
+  bytes: Uint8Array;
+  buffers: Float32Array[];
+  /** adds a * x to the float32 values stored little-endian at `bytes[byteOffset...]` (any alignment) */
+  addAt(byteOffset: number, a: number, x: Float32Array): void;
+  simd: boolean;
+}
+
+/**
+ * A model's bytes and read buffers in one memory, for FedAvg summed into the model itself: ONNX
+ * raw_data sits at any byte offset, which JS float arrays cannot view but WebAssembly loads can.
+ */
+export function allocateByteArena(byteLength: number, bufferCount: number, bufferLength: number): ByteArena {
+  const head = Math.ceil(byteLength / 16) * 16;
+  const total = head + bufferCount * Math.ceil(bufferLength / 4) * 16;
+  const mod = wasmModule();
+  const pages = Math.ceil(total / PAGE);
+  if (mod && pages <= MAX_PAGES) {
+    try {
+      const memory = new WebAssembly.Memory({ initial: Math.max(1, pages) });
+      const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (y: number, x: number, n: number, a: number) => void };
+      const bytes = new Uint8Array(memory.buffer, 0, byteLength);
+      const view = new DataView(memory.buffer);
+      const buffers = Array.from({ length: bufferCount }, (_, i) => new Float32Array(memory.buffer, head + i * Math.ceil(bufferLength / 4) * 16, bufferLength));
+      return {
+        bytes,
+        buffers,
+        simd: true,
+        addAt(byteOffset, a, x) {
+          if (x.buffer !== memory.buffer) throw new RangeError('addAt reads x from the arena');
+          const body = x.length - (x.length % 4);
+          axpy(byteOffset, x.byteOffset, body, a);
+          for (let i = body; i < x.length; i++) {
+            const at = byteOffset + 4 * i;
+            view.setFloat32(at, view.getFloat32(at, true) + a * x[i], true);
+          }
+        },
+      };
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+    }
+  }
+  const bytes = new Uint8Array(byteLength);
+  const view = new DataView(bytes.buffer);
+  return {
+    bytes,
+    buffers: Array.from({ length: bufferCount }, () => new Float32Array(bufferLength)),
+    simd: false,
+    addAt(byteOffset, a, x) {
+      if (byteOffset % 4 === 0) return axpyJs(new Float32Array(bytes.buffer, byteOffset, x.length), a, x);
+      for (let i = 0; i < x.length; i++) view.setFloat32(byteOffset + 4 * i, view.getFloat32(byteOffset + 4 * i, true) + a * x[i], true);
+    },
+  };
+}
