@@ -1,7 +1,7 @@
 // Poisoning in a local federation: 1 of 5 sites sends its update scaled by -10 every round. The
 // held-out accuracy and ROC AUC of the final global model, per strategy, against a clean FedAvg run; and a
 // NaN-sending site under every strategy (rejected by the gate). One JSON line per run.
-// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust --norm batch|group]
+// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust --norm batch|group --epochs 1]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,11 @@ import { simulate } from '../infra/local/simulate.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' } } });
 const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
-const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group' };
+const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group', epochs: Number(values.epochs) };
 const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
   ['fedavg (clean)', { type: 'fedavg' }, false],
   ['fedavg', { type: 'fedavg' }, true],
@@ -42,7 +42,7 @@ try {
       cleanAuc = auc;
     }
     console.log(JSON.stringify({
-      strategy: name, norm: values.norm, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      strategy: name, norm: values.norm, epochs: Number(values.epochs), serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
       relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
       heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
