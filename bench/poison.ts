@@ -26,6 +26,10 @@ const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
 // With --clean-robust: the robust strategies without an attacker too, to separate what the attack
 // costs from what the strategy costs on non-IID sites.
 if (values['clean-robust']) runs.push(['median (clean)', { type: 'median' }, false], ['trimmed-mean (clean)', { type: 'trimmed-mean', beta: 0.2 }, false], ['krum (clean)', { type: 'krum', f: 1 }, false]);
+const lastMean = (values: Array<number | undefined>) => {
+  const last = values.slice(-3).filter((v): v is number => v !== undefined);
+  return last.length ? Math.round((last.reduce((a, b) => a + b, 0) / last.length) * 10000) / 10000 : null;
+};
 let clean: number | null = null;
 let cleanAuc: number | null = null;
 try {
@@ -44,6 +48,8 @@ try {
     console.log(JSON.stringify({
       strategy: name, norm: values.norm, epochs: Number(values.epochs), serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
+      // the last three rounds' mean: a robust aggregate's accuracy swings round to round
+      heldOutLast3: lastMean(r.report.rounds.map((x) => x.testMetric)), heldOutRocAucLast3: lastMean(r.report.rounds.map((x) => x.testRocAuc)),
       relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
       heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
       rocAucPerRound: r.report.rounds.map((x) => (x.testRocAuc === undefined ? null : Math.round(x.testRocAuc * 1000) / 1000)), seconds: Math.round(r.seconds),
