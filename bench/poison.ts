@@ -1,16 +1,25 @@
 // Poisoning in a local federation: 1 of 5 sites sends its update scaled by -10 every round. The
 // held-out accuracy and ROC AUC of the final global model, per strategy, against a clean FedAvg run; and a
 // NaN-sending site under every strategy (rejected by the gate). One JSON line per run.
-// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust --norm batch|group --epochs 1]
+// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust --norm batch|group --epochs 1
+//   --recalibrated-on-test]  (diagnosis: each round's accuracy again after recomputing BatchNorm statistics on the test set itself)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { simulate } from '../infra/local/simulate.js';
+import { FolderDataSource } from '../lib/data/data-source.js';
+import { loadSiteDataset } from '../lib/data/load-dataset.js';
+import { TEST_SITE_ID } from '../lib/data/synth.js';
+import { evaluateModel } from '../lib/model/evaluate.js';
+import { decodeModel, replaceInitializers } from '../lib/model/onnx-io.js';
+import { recalibrateBatchNorm } from '../lib/model/trainer.js';
+import { FolderBlobStore } from '../lib/storage/folder-store.js';
+import { keys } from '../lib/storage/keys.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
 const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
@@ -26,6 +35,19 @@ const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
 // With --clean-robust: the robust strategies without an attacker too, to separate what the attack
 // costs from what the strategy costs on non-IID sites.
 if (values['clean-robust']) runs.push(['median (clean)', { type: 'median' }, false], ['trimmed-mean (clean)', { type: 'trimmed-mean', beta: 0.2 }, false], ['krum (clean)', { type: 'krum', f: 1 }, false]);
+/** Each round's held-out accuracy after its BatchNorm statistics are recomputed on the test set (transductive: a diagnosis, not a result). */
+async function recalibratedAccuracy(r: Awaited<ReturnType<typeof simulate>>, runId: string): Promise<number[]> {
+  const store = new FolderBlobStore(r.storageRoot);
+  const test = (await loadSiteDataset(new FolderDataSource(join(r.outDir, TEST_SITE_ID, 'data')))).train;
+  const out: number[] = [];
+  for (const round of r.report.rounds.map((x) => x.round)) {
+    const model = decodeModel(await store.get(r.modelsBucket, keys.globalModel(runId, round)));
+    const stats = await recalibrateBatchNorm(model, test, 32, 0);
+    const metrics = await evaluateModel(replaceInitializers(model, stats), test);
+    out.push(metrics.task === 'classification' ? metrics.accuracy : metrics.dice);
+  }
+  return out;
+}
 const lastMean = (values: Array<number | undefined>) => {
   const last = values.slice(-3).filter((v): v is number => v !== undefined);
   return last.length ? Math.round((last.reduce((a, b) => a + b, 0) / last.length) * 10000) / 10000 : null;
@@ -53,6 +75,7 @@ try {
       relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
       heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
       rocAucPerRound: r.report.rounds.map((x) => (x.testRocAuc === undefined ? null : Math.round(x.testRocAuc * 1000) / 1000)), seconds: Math.round(r.seconds),
+      ...(values['recalibrated-on-test'] ? { perRoundRecalibratedOnTest: await recalibratedAccuracy(r, name.replace(/\W+/g, '-')) } : {}),
     }));
   }
 } finally {

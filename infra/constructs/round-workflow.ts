@@ -28,6 +28,8 @@ export interface RoundWorkflowProps {
 }
 
 const LAMBDA_TIMEOUT = sfn.Timeout.duration(Duration.minutes(16));
+/** Transient Batch API errors are retried; a failed job (States.TaskFailed) is not. */
+const BATCH_API_RETRY: sfn.RetryProps = { errors: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL };
 const TRANSIENT_LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
 /**
@@ -81,7 +83,7 @@ export class RoundWorkflow extends Construct {
       taskTimeout: sfn.Timeout.duration(props.jobTimeout),
     });
     // Transient Batch API errors are retried; a failed job (States.TaskFailed) is caught and recorded.
-    train.addRetry({ errors: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });
+    train.addRetry(BATCH_API_RETRY);
     const validate = invoke(this, ROUND_STATES.validate, props.validateUpdate, sfn.TaskInput.fromObject({
       runId: $.stringAt('$.runId'),
       round: $.numberAt('$.round'),
@@ -129,7 +131,7 @@ export class RoundWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(ba.timeout),
     });
-    onBatch.addRetry({ errors: ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 5, jitterStrategy: sfn.JitterType.FULL });
+    onBatch.addRetry(BATCH_API_RETRY);
     const load = invoke(this, ROUND_STATES.loadAggregation, ba.stageAndLoad, sfn.TaskInput.fromObject({ load: { runId: $.stringAt('$.runId'), round: $.numberAt('$.round'), modelsBucket: $.stringAt('$.modelsBucket') } }));
     const place = new sfn.Choice(this, ROUND_STATES.placement)
       .when(sfn.Condition.and(sfn.Condition.isPresent('$.aggregation'), sfn.Condition.stringEquals('$.aggregation', 'batch')), stage.next(onBatch).next(load))

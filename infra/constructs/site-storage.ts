@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { siteAccessRoleName, siteAccountBucketName } from '../naming.js';
-import { denyUnencryptedUploads } from './bucket-policies.js';
+import { denyUnencryptedUploads } from './buckets.js';
 
 export interface SiteStorageProps {
   site: SiteConfig;

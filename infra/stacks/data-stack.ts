@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
-import { denyUnencryptedUploads } from '../constructs/bucket-policies.js';
+import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
 import { SiteStorage } from '../constructs/site-storage.js';
 
 export interface DataStackProps extends StackProps {
@@ -20,15 +20,7 @@ export class DataStack extends Stack {
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED, // the log delivery service cannot write with a customer KMS key
-      enforceSSL: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(400) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const accessLogs = accessLogBucket(this, 'AccessLogs');
     this.sites = new Map(config.sites.map((site) => [site.id, new SiteStorage(this, `Site-${site.id}`, { site, federation: config.federation, accessLogs, centralRegion: config.region })]));
     this.modelsKey = new kms.Key(this, 'ModelsKey', { alias: `alias/fedrad/${config.federation}/models`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
     this.modelsBucket = new s3.Bucket(this, 'Models', {

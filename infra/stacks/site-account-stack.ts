@@ -12,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
-import { denyUnencryptedUploads } from '../constructs/bucket-policies.js';
+import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
 import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
 export interface SiteAccountStackProps extends StackProps {
@@ -33,15 +33,7 @@ export class SiteAccountStack extends Stack {
     const centralRole = (name: string) => new iam.ArnPrincipal(`arn:${this.partition}:iam::${central}:role/${name}`);
     const bucketName = siteAccountBucketName(config.federation, site.id, site.account!, region);
 
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED, // the log delivery service cannot write with a customer KMS key
-      enforceSSL: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(400) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const accessLogs = accessLogBucket(this, 'AccessLogs');
     this.key = new kms.Key(this, 'Key', {
       alias: `alias/fedrad/${config.federation}/${site.id}`,
       description: `fedrad ${config.federation}: data and updates of ${site.displayName}`,

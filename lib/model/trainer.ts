@@ -51,7 +51,7 @@ export interface TrainResult {
 const CALIBRATION_SAMPLES = 1024;
 
 /** Averages each BatchNormalization's batch statistics over up to CALIBRATION_SAMPLES training samples, drawn at random. */
-async function recalibrateBatchNorm(model: Model, data: ArrayDataset, batchSize: number, seed: number, threads?: number): Promise<Map<string, TensorData>> {
+export async function recalibrateBatchNorm(model: Model, data: ArrayDataset, batchSize: number, seed: number, threads?: number): Promise<Map<string, TensorData>> {
   const sg = buildStatisticsGraph(model);
   const sums = new Map<string, Float64Array>();
   if (!sg) return new Map();

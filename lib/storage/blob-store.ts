@@ -46,7 +46,7 @@ export async function readObjectInto(store: BlobStore, bucket: string, key: stri
   for (let start = 0; start < target.length; start += CHUNK) {
     const part = target.subarray(start, Math.min(target.length, start + CHUNK));
     const n = store.readRangeInto ? await store.readRangeInto(bucket, key, start, part) : await store.getRange(bucket, key, start, start + part.length).then((b) => (part.set(b), b.length));
-    if (n !== part.length) throw new ObjectNotFoundError(bucket, key, `${store.location} (it is shorter than the ${target.length} bytes expected: changed while read?)`);
+    if (n !== part.length) throw new FedradError(`s3://${bucket}/${key} ended at byte ${start + n}, before the ${target.length} bytes it had when read began (changed while read?)`, { bucket, key });
   }
 }
 

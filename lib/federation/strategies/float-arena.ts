@@ -69,6 +69,20 @@ function wasmModule(): WebAssembly.Module | null {
 const PAGE = 65536;
 const MAX_PAGES = 65536; // wasm32: 4 GiB
 
+/** A memory of `pages` with the SIMD axpy over it, or null where WebAssembly cannot hold it. */
+function instantiate(pages: number): { memory: WebAssembly.Memory; axpy: (y: number, x: number, n: number, a: number) => void } | null {
+  const mod = wasmModule();
+  if (!mod || pages > MAX_PAGES) return null;
+  try {
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, pages) });
+    const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (y: number, x: number, n: number, a: number) => void };
+    return { memory, axpy };
+  } catch (err) {
+    if (err instanceof RangeError) return null; // the memory could not be reserved: plain arrays instead
+    throw err;
+  }
+}
+
 export interface FloatArena {
   /** one zeroed array per tensor, in the order of `sizes` */
   tensors: Map<string, Float32Array>;
@@ -84,36 +98,30 @@ export function allocateArena(sizes: ReadonlyMap<string, number>, bufferCount: n
   // Each array starts on a 16-byte boundary.
   const align = (n: number) => Math.ceil(n / 4) * 4;
   const floats = [...sizes.values()].reduce((s, n) => s + align(n), 0) + bufferCount * align(bufferLength);
-  const pages = Math.ceil((floats * 4) / PAGE);
-  const mod = wasmModule();
-  if (mod && pages <= MAX_PAGES) {
-    try {
-      const memory = new WebAssembly.Memory({ initial: Math.max(1, pages) });
-      const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (y: number, x: number, n: number, a: number) => void };
-      const buffer = memory.buffer;
-      let offset = 0;
-      const take = (n: number) => {
-        const view = new Float32Array(buffer, offset * 4, n);
-        offset += align(n);
-        return view;
-      };
-      const tensors = new Map([...sizes].map(([name, n]) => [name, take(n)]));
-      const buffers = Array.from({ length: bufferCount }, () => take(bufferLength));
-      return {
-        tensors,
-        buffers,
-        simd: true,
-        axpy(y, a, x) {
-          const n = Math.min(y.length, x.length);
-          if (y.buffer !== buffer || x.buffer !== buffer) return axpyJs(y, a, x);
-          const body = n - (n % 4);
-          axpy(y.byteOffset, x.byteOffset, body, a);
-          for (let i = body; i < n; i++) y[i] += a * x[i];
-        },
-      };
-    } catch (err) {
-      if (!(err instanceof RangeError)) throw err; // the memory could not be reserved: plain arrays below
-    }
+  const wasm = instantiate(Math.ceil((floats * 4) / PAGE));
+  if (wasm) {
+    const { axpy } = wasm;
+    const buffer = wasm.memory.buffer;
+    let offset = 0;
+    const take = (n: number) => {
+      const view = new Float32Array(buffer, offset * 4, n);
+      offset += align(n);
+      return view;
+    };
+    const tensors = new Map([...sizes].map(([name, n]) => [name, take(n)]));
+    const buffers = Array.from({ length: bufferCount }, () => take(bufferLength));
+    return {
+      tensors,
+      buffers,
+      simd: true,
+      axpy(y, a, x) {
+        const n = Math.min(y.length, x.length);
+        if (y.buffer !== buffer || x.buffer !== buffer) return axpyJs(y, a, x);
+        const body = n - (n % 4);
+        axpy(y.byteOffset, x.byteOffset, body, a);
+        for (let i = body; i < n; i++) y[i] += a * x[i];
+      },
+    };
   }
   return {
     tensors: new Map([...sizes].map(([name, n]) => [name, new Float32Array(n)])),
@@ -139,32 +147,26 @@ export interface ByteArena {
 export function allocateByteArena(byteLength: number, bufferCount: number, bufferLength: number): ByteArena {
   const head = Math.ceil(byteLength / 16) * 16;
   const total = head + bufferCount * Math.ceil(bufferLength / 4) * 16;
-  const mod = wasmModule();
-  const pages = Math.ceil(total / PAGE);
-  if (mod && pages <= MAX_PAGES) {
-    try {
-      const memory = new WebAssembly.Memory({ initial: Math.max(1, pages) });
-      const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (y: number, x: number, n: number, a: number) => void };
-      const bytes = new Uint8Array(memory.buffer, 0, byteLength);
-      const view = new DataView(memory.buffer);
-      const buffers = Array.from({ length: bufferCount }, (_, i) => new Float32Array(memory.buffer, head + i * Math.ceil(bufferLength / 4) * 16, bufferLength));
-      return {
-        bytes,
-        buffers,
-        simd: true,
-        addAt(byteOffset, a, x) {
-          if (x.buffer !== memory.buffer) throw new RangeError('addAt reads x from the arena');
-          const body = x.length - (x.length % 4);
-          axpy(byteOffset, x.byteOffset, body, a);
-          for (let i = body; i < x.length; i++) {
-            const at = byteOffset + 4 * i;
-            view.setFloat32(at, view.getFloat32(at, true) + a * x[i], true);
-          }
-        },
-      };
-    } catch (err) {
-      if (!(err instanceof RangeError)) throw err;
-    }
+  const wasm = instantiate(Math.ceil(total / PAGE));
+  if (wasm) {
+    const { memory, axpy } = wasm;
+    const bytes = new Uint8Array(memory.buffer, 0, byteLength);
+    const view = new DataView(memory.buffer);
+    const buffers = Array.from({ length: bufferCount }, (_, i) => new Float32Array(memory.buffer, head + i * Math.ceil(bufferLength / 4) * 16, bufferLength));
+    return {
+      bytes,
+      buffers,
+      simd: true,
+      addAt(byteOffset, a, x) {
+        if (x.buffer !== memory.buffer) throw new RangeError('addAt reads x from the arena');
+        const body = x.length - (x.length % 4);
+        axpy(byteOffset, x.byteOffset, body, a);
+        for (let i = body; i < x.length; i++) {
+          const at = byteOffset + 4 * i;
+          view.setFloat32(at, view.getFloat32(at, true) + a * x[i], true);
+        }
+      },
+    };
   }
   const bytes = new Uint8Array(byteLength);
   const view = new DataView(bytes.buffer);

@@ -1,8 +1,24 @@
-// Bucket policy statements every fedrad bucket with a customer key carries beyond TLS-only
-// (enforceSSL): uploads asking for another kind of encryption, or another key, are refused.
+// Bucket pieces every fedrad account shares: the access-log bucket, and the policy statements every
+// bucket with a customer key carries beyond TLS-only (enforceSSL): uploads asking for another kind
+// of encryption, or another key, are refused.
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+
+/** Where S3 server access logs go: SSE-S3 (the log delivery service cannot write with a customer key). */
+export function accessLogBucket(scope: Construct, id: string): s3.Bucket {
+  return new s3.Bucket(scope, id, {
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    versioned: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    lifecycleRules: [{ expiration: Duration.days(400) }],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+}
 
 export function denyUnencryptedUploads(bucket: s3.Bucket, key: kms.IKey): void {
   const objects = bucket.arnForObjects('*');
