@@ -173,7 +173,8 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
   let weights: Record<string, number>;
   let next: { bytes: Uint8Array; sha256?: string };
   const spans = arena ? initializerSpans(bytes, input.globalModelKey) : undefined;
-  if (arena && spans && [...sizes.keys()].every((name) => (spans.get(name)?.offset ?? -1) >= 0)) {
+  const rawFloats = (name: string, size: number) => (spans?.get(name)?.offset ?? -1) >= 0 && spans?.get(name)?.dtype === 'float32' && spans.get(name)!.byteLength === 4 * size;
+  if (arena && spans && [...sizes].every(([name, size]) => rawFloats(name, size))) {
     ({ weights } = await weightedSum(strategy, refs, clipScales(strategy, refs, strategyReport), inPlaceTarget(arena, spans, sizes), noiseSeed, strategyReport));
     next = { bytes };
   } else {
