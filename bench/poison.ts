@@ -19,11 +19,11 @@ import { keys } from '../lib/storage/keys.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' }, 'local-steps': { type: 'string' }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
 const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
-const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group', epochs: Number(values.epochs) };
+const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group', epochs: Number(values.epochs), localSteps: values['local-steps'] ? Number(values['local-steps']) : undefined };
 const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
   ['fedavg (clean)', { type: 'fedavg' }, false],
   ['fedavg', { type: 'fedavg' }, true],
@@ -48,6 +48,16 @@ async function recalibratedAccuracy(r: Awaited<ReturnType<typeof simulate>>, run
   }
   return out;
 }
+/** What the strategy selected each round (Krum, Multi-Krum), from lineage: which sites the global model came from. */
+async function selectedPerRound(r: Awaited<ReturnType<typeof simulate>>, runId: string): Promise<Array<unknown>> {
+  const store = new FolderBlobStore(r.storageRoot);
+  const out: unknown[] = [];
+  for (const round of r.report.rounds.map((x) => x.round)) {
+    const lineage = JSON.parse(new TextDecoder().decode(await store.get(r.modelsBucket, keys.lineage(runId, round)))) as { strategyReport?: { selected?: string[] } };
+    out.push(lineage.strategyReport?.selected ?? null);
+  }
+  return out;
+}
 const lastMean = (values: Array<number | undefined>) => {
   const last = values.slice(-3).filter((v): v is number => v !== undefined);
   return last.length ? Math.round((last.reduce((a, b) => a + b, 0) / last.length) * 10000) / 10000 : null;
@@ -68,13 +78,14 @@ try {
       cleanAuc = auc;
     }
     console.log(JSON.stringify({
-      strategy: name, norm: values.norm, epochs: Number(values.epochs), serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      strategy: name, norm: values.norm, epochs: Number(values.epochs), localSteps: common.localSteps, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
       // the last three rounds' mean: a robust aggregate's accuracy swings round to round
       heldOutLast3: lastMean(r.report.rounds.map((x) => x.testMetric)), heldOutRocAucLast3: lastMean(r.report.rounds.map((x) => x.testRocAuc)),
       relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
       heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
       rocAucPerRound: r.report.rounds.map((x) => (x.testRocAuc === undefined ? null : Math.round(x.testRocAuc * 1000) / 1000)), seconds: Math.round(r.seconds),
+      ...(strategy?.type === 'krum' || strategy?.type === 'multi-krum' ? { selectedPerRound: await selectedPerRound(r, name.replace(/\W+/g, '-')) } : {}),
       ...(values['recalibrated-on-test'] ? { perRoundRecalibratedOnTest: await recalibratedAccuracy(r, name.replace(/\W+/g, '-')) } : {}),
     }));
   }

@@ -46,6 +46,8 @@ export interface SimulateOptions {
   inputSize?: number;
   /** local epochs per round (and the baselines train rounds x epochs) */
   epochs?: number;
+  /** local steps per round instead of epochs (and the baselines train rounds x localSteps steps) */
+  localSteps?: number;
   minSites?: number;
   trainer?: 'process' | 'noop';
   /** sites whose training jobs fail (fault injection) */
@@ -121,7 +123,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
-    const baselineKey = `${dataKey}|${zoo}|${o.norm ?? 'batch'}|${rounds * epochs}|${learningRate}`;
+    const baselineKey = `${dataKey}|${zoo}|${o.norm ?? 'batch'}|${o.localSteps ? `${rounds * o.localSteps} steps` : rounds * epochs}|${learningRate}`;
     const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
     if (cached?.key === baselineKey) baselines = cached.baselines;
     else {
@@ -131,7 +133,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         testDataDir,
         zoo,
         norm: o.norm,
-        spec: { epochs: rounds * epochs, optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
+        spec: { ...(o.localSteps ? { localSteps: rounds * o.localSteps } : { epochs: rounds * epochs }), optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
       });
       await writeFile(join(outDir, 'baselines.json'), JSON.stringify({ key: baselineKey, baselines }));
@@ -162,7 +164,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;

@@ -2,6 +2,9 @@
 // The simulation itself is injected by the entry point (it wires the CDK app and the functions).
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { InvalidSpecError } from '../errors.js';
+import { type StrategyInput, StrategySchema } from '../schemas/strategy.js';
+import { describeStrategyReport } from '../federation/report.js';
 import type { WorkflowEvent } from '../workflow/local-runner.js';
 import type { SimulationSummary } from '../workflow/simulation.js';
 
@@ -9,11 +12,13 @@ export interface SimulateCliOptions {
   sites: number;
   rounds: number;
   model: 'cnn-classifier' | 'unet-segmenter';
-  strategy: 'fedavg';
+  /** the strategy with its parameters, as the run input takes it (from --strategy and --strategy-options) */
+  strategyConfig?: StrategyInput;
   seed: number;
   concurrency?: number;
   out: string;
   epochs: number;
+  localSteps?: number;
   minImages: number;
   maxImages: number;
   minSites?: number;
@@ -33,6 +38,28 @@ const int = (name: string, min: number, max: number) => (v: string) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
   return n;
 };
+
+const STRATEGY_TYPES = StrategySchema.options.map((o) => o.shape.type.value);
+
+/** --strategy and --strategy-options as one strategy, checked against the run input's schema. */
+export function strategyFromCli(type: string, optionsJson: string | undefined): StrategyInput {
+  let options: object = {};
+  if (optionsJson !== undefined) {
+    try {
+      options = JSON.parse(optionsJson) as object;
+    } catch (err) {
+      throw new InvalidSpecError(`--strategy-options must be a JSON object such as '{"f":1}', got '${optionsJson}' (${(err as Error).message})`);
+    }
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidSpecError(`--strategy-options must be a JSON object such as '{"f":1}', got '${optionsJson}'`);
+    if ('type' in options) throw new InvalidSpecError('--strategy-options must not name the type: use --strategy');
+  }
+  const parsed = StrategySchema.safeParse({ ...options, type });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`).join('; ');
+    throw new InvalidSpecError(`--strategy ${type} --strategy-options ${optionsJson ?? '{}'}: ${problems}`);
+  }
+  return { ...(options as object), type } as StrategyInput;
+}
 
 class Progress {
   private readonly bar?: cliProgress.SingleBar;
@@ -82,12 +109,18 @@ const f4 = (v: number | null | undefined) => (v === null || v === undefined ? '-
 
 export function summaryTable(r: SimulateCliResult): string {
   const sites = [...new Set(r.report.rounds.flatMap((x) => Object.keys(x.siteMetrics)))].sort();
-  const head = ['round', 'accepted', 'rejected', 'failed', `test ${r.metric}`, 'test AUC', 'sites (weighted)', ...sites];
-  const rows = r.report.rounds.map((x) => [String(x.round), String(x.accepted.length), String(x.rejected.length), String(x.failed.length), f4(x.testMetric), f4(x.testRocAuc), f4(x.globalMetric), ...sites.map((s) => f4(x.siteMetrics[s]))]);
+  const notes = r.report.rounds.some((x) => x.strategyReport);
+  const privacy = r.report.rounds.some((x) => x.privacy);
+  const head = ['round', 'accepted', 'rejected', 'failed', `test ${r.metric}`, 'test AUC', 'sites (weighted)', ...sites, ...(privacy ? ['epsilon'] : []), ...(notes ? ['strategy'] : [])];
+  const rows = r.report.rounds.map((x) => [
+    String(x.round), String(x.accepted.length), String(x.rejected.length), String(x.failed.length), f4(x.testMetric), f4(x.testRocAuc), f4(x.globalMetric), ...sites.map((s) => f4(x.siteMetrics[s])),
+    ...(privacy ? [f4(x.privacy?.epsilon)] : []), ...(notes ? [describeStrategyReport(x.strategyReport) || '-'] : []),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (row: string[]) => row.map((c, i) => c.padStart(widths[i])).join('  ');
   const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
-  lines.push('', `(sites' columns: the incoming global model on each site's validation split, as the sites reported it)`);
+  if (r.report.rounds.length) lines.push('', `strategy: ${[...new Set(r.report.rounds.map((x) => x.strategy))].join(', ')}${privacy ? ` (epsilon at delta ${r.report.rounds.find((x) => x.privacy)!.privacy!.delta})` : ''}`);
+  lines.push(`(sites' columns: the incoming global model on each site's validation split, as the sites reported it)`);
   lines.push(`federated ${r.metric} ${f4(r.federatedMetric)}   centralized ${f4(r.centralizedMetric)}   site-alone mean ${f4(r.siteAloneMeanMetric)} (${Object.entries(r.siteAloneMetric).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', ')})`);
   if (r.status === 'failed') lines.push(`run FAILED: ${r.error}: ${r.cause}`);
   lines.push(`report: ${r.reportPath}   (${r.seconds.toFixed(1)} s)`);
@@ -101,10 +134,12 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
     .option('--sites <n>', 'number of sites', int('--sites', 1, 50), 4)
     .option('--rounds <n>', 'federated rounds', int('--rounds', 1, 1000), 5)
     .addOption(new Option('--model <zoo>', 'zoo model').choices(['cnn-classifier', 'unet-segmenter']).default('cnn-classifier'))
-    .addOption(new Option('--strategy <name>', 'aggregation strategy').choices(['fedavg']).default('fedavg'))
+    .addOption(new Option('--strategy <name>', 'aggregation strategy').choices(STRATEGY_TYPES).default('fedavg'))
+    .option('--strategy-options <json>', `the strategy's parameters as JSON, e.g. '{"f":1}' for krum, '{"beta":0.2}' for trimmed-mean, '{"clipNorm":5}' for any`)
     .option('--seed <n>', 'seed of the synthetic data', int('--seed', 0, 2 ** 31), 7)
     .option('--concurrency <n>', 'site jobs at once (default: the cores, at most the sites)', int('--concurrency', 1, 50))
     .option('--epochs <n>', 'local epochs per round', int('--epochs', 1, 100), 1)
+    .option('--local-steps <n>', 'local optimizer steps per round instead of epochs (every site moves the model as far)', int('--local-steps', 1, 100000))
     .option('--min-images <n>', 'images at the smallest site', int('--min-images', 10, 100000), 100)
     .option('--max-images <n>', 'images at the largest site', int('--max-images', 10, 100000), 1000)
     .option('--min-sites <n>', 'accepted updates a round needs', int('--min-sites', 1, 50))
@@ -112,11 +147,13 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
     .option('--out <dir>', 'output folder (buckets, report)', '.fedrad/simulate')
     .option('--s3-endpoint <url>', 'use an S3-compatible endpoint (LocalStack, MinIO) instead of the local folder; buckets are created there')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (o: SimulateCliOptions) => {
+    .action(async ({ strategy, strategyOptions, ...o }: Omit<SimulateCliOptions, 'strategyConfig'> & { strategy: string; strategyOptions?: string }) => {
+      if (o.localSteps !== undefined && o.epochs !== 1) throw new InvalidSpecError('set either --epochs or --local-steps, not both');
+      const strategyConfig = strategyFromCli(strategy, strategyOptions);
       const progress = new Progress(o.sites * o.rounds, o.rounds, Boolean(o.json));
       let result: SimulateCliResult;
       try {
-        result = await simulate({ ...o, onEvent: progress.onEvent, log: progress.log });
+        result = await simulate({ ...o, strategyConfig, onEvent: progress.onEvent, log: progress.log });
       } finally {
         progress.stop();
       }

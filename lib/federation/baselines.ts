@@ -54,7 +54,7 @@ export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
   const test = (await loadSiteDataset(new FolderDataSource(o.testDataDir))).train;
   const inputSize = test.imageShape[1];
   const segmentation = zoo === 'unet-segmenter';
-  const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, epochs: 5, batchSize: 32, seed: o.seed ?? 0, ...o.spec });
+  const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, ...(o.spec?.localSteps === undefined ? { epochs: 5 } : {}), batchSize: 32, seed: o.seed ?? 0, ...o.spec });
   const metric = segmentation ? 'dice' : 'accuracy';
   const score = (m: Metrics) => (m.task === 'segmentation' ? m.dice : m.accuracy);
   const run = async (data: ArrayDataset, name: string) => {

@@ -17,6 +17,25 @@ export interface RoundReport {
   testMetric?: number;
   /** and its ROC AUC there (classification): ranking quality whatever the decision threshold */
   testRocAuc?: number;
+  /** the strategy that made this model, and each accepted site's weight in it (0: left out by Krum) */
+  strategy: string;
+  weights: Record<string, number>;
+  /** what the strategy did beyond averaging (Krum's selection, clipped sites, DP noise), as lineage records it */
+  strategyReport?: Record<string, unknown>;
+  /** central DP: the run's privacy spent up to and including this round */
+  privacy?: { epsilon: number; delta: number; noiseMultiplier: number; clipNorm: number };
+}
+
+/** The strategy's own report in a few words, for tables: "selected site-2; clipped site-1". */
+export function describeStrategyReport(r: Record<string, unknown> | undefined): string {
+  if (!r) return '';
+  const parts: string[] = [];
+  const list = (v: unknown) => (Array.isArray(v) ? v.join(', ') : String(v));
+  if (r.selected !== undefined) parts.push(`selected ${list(r.selected)}`);
+  if (Array.isArray(r.clipped) && r.clipped.length) parts.push(`clipped ${list(r.clipped)}`);
+  if (r.trimmedPerSide !== undefined) parts.push(`trimmed ${r.trimmedPerSide} a side`);
+  if (typeof r.noiseStd === 'number') parts.push(`noise sd ${r.noiseStd.toPrecision(3)}`);
+  return parts.join('; ');
 }
 
 export interface RunReport {
@@ -47,6 +66,10 @@ export function roundReportFromLineage(l: Lineage): RoundReport {
     failed: l.sites.flatMap((s) => (s.status === 'failed' ? [{ siteId: s.siteId, error: s.error }] : [])),
     globalMetric: metricOf(l.parentMetrics)?.[1],
     siteMetrics,
+    strategy: l.strategy.type,
+    weights: Object.fromEntries(l.sites.flatMap((s) => (s.status === 'accepted' ? [[s.siteId, s.weight]] : []))),
+    ...(l.strategyReport && Object.keys(l.strategyReport).length ? { strategyReport: l.strategyReport } : {}),
+    ...(l.privacy ? { privacy: { epsilon: l.privacy.epsilon, delta: l.privacy.delta, noiseMultiplier: l.privacy.noiseMultiplier, clipNorm: l.privacy.clipNorm } } : {}),
   };
 }
 
@@ -79,7 +102,7 @@ function chart(report: RunReport): string {
 }
 
 export function renderReportHtml(report: RunReport): string {
-  const rows = report.rounds.map((r) => `<tr><td>${r.round}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td><td>${r.globalMetric?.toFixed(4) ?? '-'}</td><td>${r.testMetric?.toFixed(4) ?? '-'}</td><td>${r.testRocAuc?.toFixed(4) ?? '-'}</td><td>${esc(Object.entries(r.siteMetrics).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', '))}</td><td>${esc([...r.rejected.map((x) => `${x.siteId}: ${x.reasons.join('; ')}`), ...r.failed.map((x) => `${x.siteId}: ${x.error}`)].join(' | '))}</td><td><code>${r.modelSha256.slice(0, 12)}</code></td></tr>`).join('\n');
+  const rows = report.rounds.map((r) => `<tr><td>${r.round}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td><td>${r.globalMetric?.toFixed(4) ?? '-'}</td><td>${r.testMetric?.toFixed(4) ?? '-'}</td><td>${r.testRocAuc?.toFixed(4) ?? '-'}</td><td>${esc([r.strategy, describeStrategyReport(r.strategyReport)].filter(Boolean).join(': '))}</td><td>${r.privacy ? `${r.privacy.epsilon.toFixed(3)} (δ ${r.privacy.delta})` : '-'}</td><td>${esc(Object.entries(r.siteMetrics).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', '))}</td><td>${esc([...r.rejected.map((x) => `${x.siteId}: ${x.reasons.join('; ')}`), ...r.failed.map((x) => `${x.siteId}: ${x.error}`)].join(' | '))}</td><td><code>${r.modelSha256.slice(0, 12)}</code></td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fedrad run ${esc(report.runId)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}th{background:#f4f4f4}</style></head>
@@ -87,7 +110,7 @@ export function renderReportHtml(report: RunReport): string {
 <p>Status: <b>${report.status}</b>${report.error ? ` — ${esc(report.error)}` : ''}. Metric: ${esc(report.metric)}. Final model SHA-256: <code>${esc(report.finalModelSha256 ?? '-')}</code>.</p>
 ${chart(report)}
 <p>Sites' lines: each site's ${esc(report.metric)} of the incoming global model on its own validation split; the thick line weights them by sample count. The dashed line, when present, scores each round's resulting model on the held-out test set.</p>
-<table><thead><tr><th>model</th><th>accepted</th><th>rejected</th><th>failed</th><th>global (sites)</th><th>global (test)</th><th>test ROC AUC</th><th>per site</th><th>rejections and failures</th><th>SHA-256</th></tr></thead>
+<table><thead><tr><th>model</th><th>accepted</th><th>rejected</th><th>failed</th><th>global (sites)</th><th>global (test)</th><th>test ROC AUC</th><th>strategy</th><th>privacy ε</th><th>per site</th><th>rejections and failures</th><th>SHA-256</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table></body></html>

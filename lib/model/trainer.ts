@@ -1,4 +1,4 @@
-// The local trainer: E epochs over shuffled batches of one training-step graph on onnxruntime,
+// The local trainer: E epochs (or a fixed number of steps) over shuffled batches of one training-step graph on onnxruntime,
 // swapping parameter, optimizer-state and running-statistic tensors between steps. Returns the
 // trained weights, the loss curve and held-out metrics of the exported inference model.
 import type { ArrayDataset } from '../data/synthetic-arrays.js';
@@ -115,7 +115,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const tg: TrainingGraph = buildTrainingGraph(model, { loss: lossName, optimizer: spec.optimizer, gradientClipNorm: spec.gradientClipNorm, fedproxMu: spec.fedproxMu });
   const ep = await detectExecutionProvider();
   const session = await createSession(tg.model, { threads: opts.threads, executionProvider: ep });
-  log(`training ${model.graph.name} on ${ep.toUpperCase()}: ${tg.params.length} parameter tensors, ${train.count} samples, ${spec.epochs} epoch(s) of batch ${spec.batchSize}`);
+  const passes = spec.localSteps === undefined ? spec.epochs : Math.ceil(spec.localSteps / Math.ceil(train.count / spec.batchSize));
+  const budget = spec.localSteps === undefined ? `${spec.epochs} epoch(s)` : `${spec.localSteps} step(s) (${passes} pass(es))`;
+  log(`training ${model.graph.name} on ${ep.toUpperCase()}: ${tg.params.length} parameter tensors, ${train.count} samples, ${budget} of batch ${spec.batchSize}`);
 
   const init = model.graph.initializers;
   const state = new Map<string, OrtTensor>();
@@ -134,10 +136,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const lr = scalarOrt(spec.optimizer.learningRate);
   let step = 0;
   try {
-    for (let epoch = 0; epoch < spec.epochs; epoch++) {
+    for (let epoch = 0; epoch < passes; epoch++) {
       rng.shuffle(order);
       let epochLoss = 0;
-      for (let start = 0; start < train.count; start += spec.batchSize) {
+      let seen = 0;
+      for (let start = 0; start < train.count && step !== spec.localSteps; start += spec.batchSize) {
         const indices = order.slice(start, start + spec.batchSize);
         const n = indices.length;
         const images = new Float32Array(n * pixels);
@@ -166,10 +169,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         for (const [input, output] of tg.carried) state.set(input, out[output]);
         lossCurve.push(loss);
         epochLoss += loss * n;
+        seen += n;
         opts.onStep?.({ epoch: epoch + 1, step, loss, gradNorm });
       }
-      epochLosses.push(epochLoss / train.count);
-      log(`epoch ${epoch + 1}/${spec.epochs}: mean loss ${(epochLoss / train.count).toFixed(4)}`);
+      epochLosses.push(epochLoss / seen);
+      log(`epoch ${epoch + 1}/${passes}: mean loss ${(epochLoss / seen).toFixed(4)}${seen < train.count ? ` (${seen} of ${train.count} samples: the step budget ended the pass)` : ''}`);
     }
   } finally {
     await session.release();

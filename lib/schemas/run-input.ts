@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ZOO_NAMES } from '../model/zoo/index.js';
 import { GateConfigSchema, StrategySchema } from './strategy.js';
-import { TrainingSpecSchema } from './training-spec.js';
+import { RunTrainingSpecSchema } from './training-spec.js';
 
 export const ZooModelSchema = z
   .object({
@@ -35,7 +35,7 @@ export const RunInputSchema = z
      * sites would not fit the aggregate-round function's memory or time; 'lambda'/'batch' force one */
     aggregation: z.enum(['auto', 'lambda', 'batch']).default('auto'),
     /** local training at each site; the loss defaults to the zoo model's */
-    training: TrainingSpecSchema.partial({ loss: true }).prefault({}),
+    training: RunTrainingSpecSchema.prefault({}),
   })
   .strict();
 export type RunInput = z.infer<typeof RunInputSchema>;

@@ -41,6 +41,8 @@ export const StrategySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('multi-krum'), f: z.number().int().min(0).default(1), m: z.number().int().min(1).optional(), ...robust }).strict(),
 ]);
 export type Strategy = z.infer<typeof StrategySchema>;
+/** A strategy as the run input may give it (defaults not yet filled). */
+export type StrategyInput = z.input<typeof StrategySchema>;
 export type StrategyType = Strategy['type'];
 
 export const GateConfigSchema = z

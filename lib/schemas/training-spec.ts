@@ -29,7 +29,7 @@ export const AdamSchema = z
 export const OptimizerSpecSchema = z.discriminatedUnion('type', [SgdSchema, AdamSchema]);
 export type OptimizerSpec = z.infer<typeof OptimizerSpecSchema>;
 
-export const TrainingSpecSchema = z
+const TrainingSpecFields = z
   .object({
     loss: LossNameSchema,
     optimizer: OptimizerSpecSchema.prefault({ type: 'adam' }),
@@ -38,9 +38,25 @@ export const TrainingSpecSchema = z
     /** FedProx proximal term mu/2 * ||w - w_global||^2; 0 turns it off. */
     fedproxMu: z.number().min(0).default(0),
     epochs: z.number().int().min(1).max(1000).default(1),
+    /**
+     * Train exactly this many optimizer steps (batches) per round instead of `epochs`, reshuffling at
+     * each pass over the data. Every site then moves the model about as far, whatever its size —
+     * what distance-based robust aggregation (Krum) assumes of honest updates.
+     */
+    localSteps: z.number().int().min(1).max(1_000_000).optional(),
     batchSize: z.number().int().min(1).max(4096).default(32),
     seed: z.number().int().min(0).default(0),
   })
   .strict();
+
+/** One step budget per round: epochs, or localSteps (epochs then stays at its default, 1). */
+const oneStepBudget: [(s: { epochs?: number; localSteps?: number }) => boolean, { message: string; path: string[] }] = [
+  (s) => s.localSteps === undefined || (s.epochs ?? 1) === 1,
+  { message: 'set either epochs or localSteps, not both: localSteps trains that many batches per round whatever the epoch count', path: ['localSteps'] },
+];
+
+export const TrainingSpecSchema = TrainingSpecFields.refine(...oneStepBudget);
+/** The training spec as the run input takes it: the loss may be left to the zoo model. */
+export const RunTrainingSpecSchema = TrainingSpecFields.partial({ loss: true }).refine(...oneStepBudget);
 export type TrainingSpec = z.infer<typeof TrainingSpecSchema>;
 export type TrainingSpecInput = z.input<typeof TrainingSpecSchema>;

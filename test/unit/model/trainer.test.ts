@@ -55,6 +55,26 @@ describe('trainModel', () => {
     expect(l2(after, untrained)).toBeGreaterThan(1e-3); // the weights did change
   });
 
+  it('localSteps trains exactly that many batches, passing over the data again as needed, whatever the site size', async () => {
+    const model = buildZooModel('cnn-classifier', { seed: 15, inputSize: 16, width: 4 });
+    const spec = TrainingSpecSchema.parse({ loss: 'softmax-cross-entropy', localSteps: 7, batchSize: 16, seed: 4 });
+    const small = await trainModel({ model, spec, train: makeLesionDataset({ count: 48, size: 16, seed: 7 }) });
+    expect(small.steps).toBe(7); // 3 batches a pass: 3 + 3 + 1
+    expect(small.lossCurve).toHaveLength(7);
+    expect(small.epochLosses).toHaveLength(3);
+    const large = await trainModel({ model, spec, train: makeLesionDataset({ count: 400, size: 16, seed: 8 }) });
+    expect(large.steps).toBe(7); // less than one pass of 25 batches
+    expect(large.epochLosses).toHaveLength(1);
+    expect(large.epochLosses.every(Number.isFinite)).toBe(true);
+  });
+
+  it('refuses a spec that sets both epochs and localSteps, naming the field', () => {
+    const r = TrainingSpecSchema.safeParse({ loss: 'softmax-cross-entropy', epochs: 3, localSteps: 10 });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(['localSteps']);
+    expect(r.error!.issues[0].message).toMatch(/either epochs or localSteps/);
+  });
+
   it('stops at a NaN loss, naming the step, and keeps nothing from it', async () => {
     const model = buildZooModel('cnn-classifier', { seed: 14, inputSize: 16, width: 4 });
     const data = makeLesionDataset({ count: 64, size: 16, seed: 6 });
