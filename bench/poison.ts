@@ -1,7 +1,11 @@
 // Poisoning in a local federation: 1 of 5 sites sends its update scaled by -10 every round. The
-// held-out accuracy and ROC AUC of the final global model, per strategy, against a clean FedAvg run; and a
-// NaN-sending site under every strategy (rejected by the gate). One JSON line per run.
-// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --clean-robust --norm batch|group --epochs 1
+// held-out accuracy and ROC AUC of the final global model (and the mean of the last three), per
+// strategy, against a clean FedAvg run; then a sixth site sending NaN under every strategy, which the
+// gate rejects while the round goes on. One JSON line per run. Deterministic (seeded data and training).
+// Sites train a fixed 10 local steps a round by default: with a step budget of one epoch the update's
+// length grows with the site's size, and Krum (nearest neighbours) then picks the smallest site every round.
+// Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --local-steps 10 | --epochs 1
+//   --clean-robust --norm batch|group --server-momentum 0 --only krum,median --no-nan
 //   --recalibrated-on-test]  (diagnosis: each round's accuracy again after recomputing BatchNorm statistics on the test set itself)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,11 +23,14 @@ import { keys } from '../lib/storage/keys.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string', default: '1' }, 'local-steps': { type: 'string' }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string' }, 'local-steps': { type: 'string' }, 'no-nan': { type: 'boolean', default: false }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
 const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
-const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group', epochs: Number(values.epochs), localSteps: values['local-steps'] ? Number(values['local-steps']) : undefined };
+if (values.epochs !== undefined && values['local-steps'] !== undefined) throw new Error('set either --epochs or --local-steps, not both');
+// one step budget for every run: a fixed number of local steps (default), or epochs when --epochs is given
+const budget = values.epochs !== undefined ? { epochs: Number(values.epochs) } : { localSteps: Number(values['local-steps'] ?? 10) };
+const common = { sites: 5, rounds, out, minImages: 100, maxImages: Number(values['max-images']), baselines: false, seed: 11, norm: values.norm as 'batch' | 'group', ...budget };
 const runs: Array<[string, RunInputRaw['strategy'], boolean]> = [
   ['fedavg (clean)', { type: 'fedavg' }, false],
   ['fedavg', { type: 'fedavg' }, true],
@@ -48,22 +55,15 @@ async function recalibratedAccuracy(r: Awaited<ReturnType<typeof simulate>>, run
   }
   return out;
 }
-/** What the strategy selected each round (Krum, Multi-Krum), from lineage: which sites the global model came from. */
-async function selectedPerRound(r: Awaited<ReturnType<typeof simulate>>, runId: string): Promise<Array<unknown>> {
-  const store = new FolderBlobStore(r.storageRoot);
-  const out: unknown[] = [];
-  for (const round of r.report.rounds.map((x) => x.round)) {
-    const lineage = JSON.parse(new TextDecoder().decode(await store.get(r.modelsBucket, keys.lineage(runId, round)))) as { strategyReport?: { selected?: string[] } };
-    out.push(lineage.strategyReport?.selected ?? null);
-  }
-  return out;
-}
 const lastMean = (values: Array<number | undefined>) => {
   const last = values.slice(-3).filter((v): v is number => v !== undefined);
   return last.length ? Math.round((last.reduce((a, b) => a + b, 0) / last.length) * 10000) / 10000 : null;
 };
 let clean: number | null = null;
 let cleanAuc: number | null = null;
+let cleanLast3: number | null = null;
+let cleanAucLast3: number | null = null;
+const ratio = (a: number | null, b: number | null) => (a !== null && b ? Math.round((a / b) * 1000) / 1000 : null);
 try {
   for (const [name, strategy, attacked] of runs) {
     if (values.only && name !== 'fedavg (clean)' && !values.only.split(',').includes(name)) continue;
@@ -73,21 +73,42 @@ try {
     });
     const metric = r.federatedMetric;
     const auc = r.report.rounds.at(-1)?.testRocAuc ?? null;
-    if (name === 'fedavg (clean)') {
-      clean = metric;
-      cleanAuc = auc;
-    }
+    const last3 = lastMean(r.report.rounds.map((x) => x.testMetric));
+    const aucLast3 = lastMean(r.report.rounds.map((x) => x.testRocAuc));
+    if (name === 'fedavg (clean)') [clean, cleanAuc, cleanLast3, cleanAucLast3] = [metric, auc, last3, aucLast3];
     console.log(JSON.stringify({
-      strategy: name, norm: values.norm, epochs: Number(values.epochs), localSteps: common.localSteps, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      strategy: name, norm: values.norm, ...budget, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
       // the last three rounds' mean: a robust aggregate's accuracy swings round to round
-      heldOutLast3: lastMean(r.report.rounds.map((x) => x.testMetric)), heldOutRocAucLast3: lastMean(r.report.rounds.map((x) => x.testRocAuc)),
-      relativeToClean: clean && metric !== null ? Math.round((metric / clean) * 1000) / 1000 : null,
-      heldOutRocAuc: auc, relativeRocAucToClean: cleanAuc && auc !== null ? Math.round((auc / cleanAuc) * 1000) / 1000 : null,
+      heldOutLast3: last3, heldOutRocAucLast3: aucLast3,
+      relativeToClean: ratio(metric, clean), relativeLast3ToClean: ratio(last3, cleanLast3),
+      heldOutRocAuc: auc, relativeRocAucToClean: ratio(auc, cleanAuc), relativeRocAucLast3ToClean: ratio(aucLast3, cleanAucLast3),
       rocAucPerRound: r.report.rounds.map((x) => (x.testRocAuc === undefined ? null : Math.round(x.testRocAuc * 1000) / 1000)), seconds: Math.round(r.seconds),
-      ...(strategy?.type === 'krum' || strategy?.type === 'multi-krum' ? { selectedPerRound: await selectedPerRound(r, name.replace(/\W+/g, '-')) } : {}),
+      ...(strategy?.type === 'krum' || strategy?.type === 'multi-krum' ? { selectedPerRound: r.report.rounds.map((x) => x.strategyReport?.selected ?? null) } : {}),
       ...(values['recalibrated-on-test'] ? { perRoundRecalibratedOnTest: await recalibratedAccuracy(r, name.replace(/\W+/g, '-')) } : {}),
     }));
+  }
+  // A sixth site sends NaN in one weight every round: the gate rejects it under every strategy and the
+  // other five sites' round goes on (two rounds each, on a federation of its own).
+  if (!values['no-nan']) {
+    const strategies: NonNullable<RunInputRaw['strategy']>[] = [
+      { type: 'fedavg' }, { type: 'fedavgm' }, { type: 'fedadam' }, { type: 'fedyogi' }, { type: 'fedadagrad' },
+      { type: 'median' }, { type: 'trimmed-mean', beta: 0.2 }, { type: 'krum', f: 1 }, { type: 'multi-krum', f: 1 },
+      { type: 'fedavg', clipNorm: 5 }, { type: 'fedavg', dp: { clipNorm: 5, noiseMultiplier: 0.5 } },
+    ];
+    for (const strategy of strategies) {
+      if (values.only && !values.only.split(',').includes(`nan:${strategy.type}`) && !values.only.split(',').includes('nan')) continue;
+      const r = await simulate({
+        ...common, sites: 6, rounds: 2, out: join(out, 'nan'), runId: `nan-${strategy.type}`, strategyConfig: strategy, minSites: 5,
+        wrapLauncher: (launch, store) => tamperingLauncher(launch, store, 'site-6', (v, name) => { if (name === 'head.bias') v[0] = Number.NaN; }),
+      });
+      console.log(JSON.stringify({
+        check: 'nan-update', strategy, sender: 'site-6', status: r.status, cause: r.cause,
+        rejectedPerRound: r.report.rounds.map((x) => x.rejected.map((j) => `${j.siteId} ${j.reasons.map((reason) => reason.split(':')[0]).join(',')}`)),
+        acceptedPerRound: r.report.rounds.map((x) => x.accepted.length),
+        heldOut: r.federatedMetric, finite: r.report.rounds.every((x) => Number.isFinite(x.testMetric)), seconds: Math.round(r.seconds),
+      }));
+    }
   }
 } finally {
   await rm(out, { recursive: true, force: true });

@@ -122,6 +122,7 @@ export function summaryTable(r: SimulateCliResult): string {
   if (r.report.rounds.length) lines.push('', `strategy: ${[...new Set(r.report.rounds.map((x) => x.strategy))].join(', ')}${privacy ? ` (epsilon at delta ${r.report.rounds.find((x) => x.privacy)!.privacy!.delta})` : ''}`);
   lines.push(`(sites' columns: the incoming global model on each site's validation split, as the sites reported it)`);
   lines.push(`federated ${r.metric} ${f4(r.federatedMetric)}   centralized ${f4(r.centralizedMetric)}   site-alone mean ${f4(r.siteAloneMeanMetric)} (${Object.entries(r.siteAloneMetric).map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', ')})`);
+  for (const a of r.report.advice ?? []) lines.push(`advice: ${a}`);
   if (r.status === 'failed') lines.push(`run FAILED: ${r.error}: ${r.cause}`);
   lines.push(`report: ${r.reportPath}   (${r.seconds.toFixed(1)} s)`);
   return lines.join('\n');

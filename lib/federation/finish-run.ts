@@ -24,7 +24,8 @@ export async function loadRunReport(store: BlobStore, modelsBucket: string, runI
     if ('dice' in lineage.parentMetrics) metric = 'dice';
     reports.push(roundReportFromLineage(lineage));
   }
-  return { runId, metric, rounds: reports, finalModelSha256: reports.at(-1)?.modelSha256, status: 'succeeded' };
+  const advice = ((await getJson(store, modelsBucket, keys.run(runId))) as { advice?: string[] }).advice ?? [];
+  return { runId, metric, rounds: reports, finalModelSha256: reports.at(-1)?.modelSha256, status: 'succeeded', ...(advice.length ? { advice } : {}) };
 }
 
 export async function finishRun(store: BlobStore, state: RoundState): Promise<RunSummary> {

@@ -38,6 +38,22 @@ export function parseRunInput(raw: unknown, sites: SiteRef[]): RunInput & { runS
   return { ...input, runSites, minSitesResolved: minSites };
 }
 
+/**
+ * Settings that run but are known to work against the run's aim, each as one sentence for the run
+ * record: the run goes on, and whoever audits it sees why a model may lag.
+ */
+export function runAdvice(input: RunInput): string[] {
+  const advice: string[] = [];
+  const s = input.strategy;
+  if ((s.type === 'krum' || s.type === 'multi-krum') && input.training.localSteps === undefined) {
+    advice.push(
+      `${s.type} compares updates by distance, but with a step budget of epochs a site's update grows with its number of samples, ` +
+        `so ${s.type === 'krum' ? 'Krum keeps the smallest site round after round' : 'Multi-Krum favours the smallest sites'}; set training.localSteps so that every site takes the same number of steps`,
+    );
+  }
+  return advice;
+}
+
 export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionName: string): Promise<RoundState> {
   const input = parseRunInput(raw, deps.sites);
   const runId = input.runId ?? executionName;
@@ -52,7 +68,7 @@ export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionNa
   if (aggregation.place === 'batch' && batchMb !== undefined && estimate.memoryBytes > 0.9 * batchMb * 1024 * 1024) {
     throw new InvalidRunInputError(`the aggregation of this model over ${input.runSites.length} site(s) needs about ${(estimate.memoryBytes / 1024 ** 3).toFixed(1)} GiB, more than the Batch aggregation job's ${(batchMb / 1024).toFixed(1)} GiB: raise aggregationMemoryGiB (and aggregationVcpus) in the deployment config, or use fewer sites or a smaller model`, { memoryBytes: estimate.memoryBytes, batchMemoryMb: batchMb });
   }
-  const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha, aggregation };
+  const record = { version: 1, runId, input: { ...input, runSites: undefined, minSitesResolved: undefined, runId }, sites: input.runSites.map((s) => s.siteId), minSites: input.minSitesResolved, trainingSpec, initialModelSha256: modelSha, aggregation, advice: runAdvice(input) };
   try {
     await putOnce(deps.store, deps.modelsBucket, keys.run(runId), `${JSON.stringify(record, null, 1)}\n`, 'application/json');
   } catch (err) {

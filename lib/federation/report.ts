@@ -45,6 +45,8 @@ export interface RunReport {
   finalModelSha256?: string;
   status: 'succeeded' | 'failed';
   error?: string;
+  /** what the run record advises about the run's settings (prepare run's `runAdvice`) */
+  advice?: string[];
 }
 
 export function metricOf(metrics: Record<string, number>): [string, number] | undefined {
@@ -108,6 +110,7 @@ export function renderReportHtml(report: RunReport): string {
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}th{background:#f4f4f4}</style></head>
 <body><h1>fedrad run <code>${esc(report.runId)}</code></h1>
 <p>Status: <b>${report.status}</b>${report.error ? ` — ${esc(report.error)}` : ''}. Metric: ${esc(report.metric)}. Final model SHA-256: <code>${esc(report.finalModelSha256 ?? '-')}</code>.</p>
+${(report.advice ?? []).map((a) => `<p><b>Advice:</b> ${esc(a)}.</p>`).join('\n')}
 ${chart(report)}
 <p>Sites' lines: each site's ${esc(report.metric)} of the incoming global model on its own validation split; the thick line weights them by sample count. The dashed line, when present, scores each round's resulting model on the held-out test set.</p>
 <table><thead><tr><th>model</th><th>accepted</th><th>rejected</th><th>failed</th><th>global (sites)</th><th>global (test)</th><th>test ROC AUC</th><th>strategy</th><th>privacy ε</th><th>per site</th><th>rejections and failures</th><th>SHA-256</th></tr></thead>

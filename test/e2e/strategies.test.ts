@@ -1,6 +1,6 @@
 // Every strategy through the local workflow (no-op trainer): a site sending NaN is rejected by the
 // gate whatever the strategy; stateful server optimizers keep their state per round in S3.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,10 @@ describe('the privacy budget', () => {
     expect(LineageSchema.parse(await getJson(store, r.modelsBucket, keys.lineage('dp', 2))).privacy).toMatchObject({ epsilon: gaussianEpsilon(2, 2, 1e-5).epsilon, rounds: 2 });
     expect(await store.head(r.modelsBucket, keys.globalModel('dp', 3))).toBeUndefined();
     expect(r.report.rounds).toHaveLength(2);
+    // the run report carries the privacy spent each round, as lineage does, and the HTML shows it
+    expect(r.report.rounds.map((x) => x.privacy?.epsilon)).toEqual([gaussianEpsilon(2, 1, 1e-5).epsilon, gaussianEpsilon(2, 2, 1e-5).epsilon]);
+    expect(r.report.rounds[0].strategyReport?.noiseStd).toBeCloseTo((2 * 0.1) / 3, 6); // sigma x C on the sum of 3, then the mean
+    expect(await readFile(r.reportPath, 'utf8')).toContain(`<td>${gaussianEpsilon(2, 2, 1e-5).epsilon.toFixed(3)} (δ 0.00001)</td>`);
   });
 });
 

@@ -35,6 +35,7 @@ describe('fedrad simulate', () => {
       expect(summary.status).toBe('succeeded');
       const report = JSON.parse(await readFile(summary.reportPath.replace(/report\.html$/, 'report.json'), 'utf8')) as RunReport;
       expect(report.rounds).toHaveLength(2);
+      expect(report.advice).toBeUndefined(); // fixed local steps: nothing to advise about Krum
       for (const round of report.rounds) {
         expect(round.strategy).toBe('krum');
         const selected = round.strategyReport!.selected as string[];
