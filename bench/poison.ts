@@ -3,7 +3,7 @@
 // strategy, against a clean FedAvg run; then a sixth site sending NaN under every strategy, which the
 // gate rejects while the round goes on. One JSON line per run. Deterministic (seeded data and training).
 // Sites train a fixed 10 local steps a round by default: with a step budget of one epoch the update's
-// length grows with the site's size, and Krum (nearest neighbours) then picks the smallest site every round.
+// length grows with the site's size, and Krum (nearest neighbours) then keeps the smallest site in most rounds.
 // Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --local-steps 10 | --epochs 1
 //   --clean-robust --norm batch|group --server-momentum 0 --only krum,median --no-nan
 //   --recalibrated-on-test]  (diagnosis: each round's accuracy again after recomputing BatchNorm statistics on the test set itself)

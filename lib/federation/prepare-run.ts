@@ -48,7 +48,7 @@ export function runAdvice(input: RunInput): string[] {
   if ((s.type === 'krum' || s.type === 'multi-krum') && input.training.localSteps === undefined) {
     advice.push(
       `${s.type} compares updates by distance, but with a step budget of epochs a site's update grows with its number of samples, ` +
-        `so ${s.type === 'krum' ? 'Krum keeps the smallest site round after round' : 'Multi-Krum favours the smallest sites'}; set training.localSteps so that every site takes the same number of steps`,
+        `so ${s.type === 'krum' ? 'Krum tends to keep the smallest site' : 'Multi-Krum favours the smallest sites'}; set training.localSteps so that every site takes the same number of steps`,
     );
   }
   return advice;

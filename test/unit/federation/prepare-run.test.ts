@@ -30,7 +30,7 @@ describe('prepare run', () => {
   it('advises, in the run record, fixed local steps for Krum trained by epochs; not once they are set', async () => {
     const krum = await adviceOf({ runId: 'krum-epochs', strategy: { type: 'krum', f: 1 } });
     expect(krum).toHaveLength(1);
-    expect(krum[0]).toMatch(/^krum compares updates by distance.*Krum keeps the smallest site round after round; set training.localSteps/);
+    expect(krum[0]).toMatch(/^krum compares updates by distance.*Krum tends to keep the smallest site; set training.localSteps/);
     expect(await adviceOf({ runId: 'multi-krum-epochs', strategy: { type: 'multi-krum', f: 1 }, training: { epochs: 2 } })).toEqual([expect.stringMatching(/Multi-Krum favours the smallest sites/)]);
     expect(await adviceOf({ runId: 'krum-steps', strategy: { type: 'krum', f: 1 }, training: { localSteps: 10 } })).toEqual([]);
     expect(await adviceOf({ runId: 'fedavg', strategy: { type: 'fedavg' } })).toEqual([]);
