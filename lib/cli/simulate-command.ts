@@ -58,7 +58,7 @@ export function strategyFromCli(type: string, optionsJson: string | undefined): 
     const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`).join('; ');
     throw new InvalidSpecError(`--strategy ${type} --strategy-options ${optionsJson ?? '{}'}: ${problems}`);
   }
-  return { ...(options as object), type } as StrategyInput;
+  return { ...options, type } as StrategyInput;
 }
 
 class Progress {
@@ -160,8 +160,8 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
       }
       if (!o.json) process.stdout.write(`\n${summaryTable(result)}\n`);
       else {
-        const { report: _report, ...rest } = result;
-        process.stdout.write(`${JSON.stringify(rest)}\n`);
+        const { report, ...rest } = result;
+        process.stdout.write(`${JSON.stringify({ ...rest, ...(report.advice ? { advice: report.advice } : {}) })}\n`);
       }
       if (result.status === 'failed') process.exitCode = 3;
     });

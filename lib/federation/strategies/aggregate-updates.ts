@@ -3,7 +3,7 @@
 //  - mean-type (FedAvg and the server optimizers): one update at a time, chunk by chunk — memory of
 //    one model (the accumulator) whatever the number of sites;
 //  - coordinate-wise (median, trimmed mean) and Krum's distances: one chunk of every update at a
-//    time — memory of sites x chunk.
+//    time — memory of sites x chunk (and, for median and trimmed mean, the result).
 // Norm clipping and central DP wrap any mean-type strategy (clipping wraps any strategy).
 import { createHash } from 'node:crypto';
 import { type RangeReader, readFloats, type TensorEntry } from '../../model/safetensors-stream.js';
@@ -11,7 +11,7 @@ import type { Strategy } from '../../schemas/strategy.js';
 import { Random } from '../../util/random.js';
 import { InvalidStrategyError } from './errors.js';
 import { allocateArena } from './float-arena.js';
-import { axpy, checkKrum, checkTrimmedMean, krumSelect, median, trimmedMean } from './math.js';
+import { axpy, checkKrum, checkTrimmedMean, krumSelect, sortingNetwork } from './math.js';
 
 export interface UpdateRef {
   siteId: string;
@@ -33,6 +33,8 @@ export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'f
 
 /** Values per coordinate-wise chunk (times the number of sites in memory). */
 export const AGGREGATION_CHUNK = 1 << 18;
+/** Coordinates a sorting network runs on at a time: sites x 16 KiB, in cache up to ~32 sites. */
+const SORT_BLOCK = 4096;
 /** Values per range read when one update is streamed alone (mean-type). */
 export const STREAM_CHUNK = 1 << 20;
 
@@ -134,21 +136,37 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   }
 
   if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {
-    const delta = zeroed();
     if (strategy.type === 'trimmed-mean') checkTrimmedMean(n, strategy.beta);
-    const column = new Float64Array(n);
-    const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
+    // One chunk of every update as rows of the arena; a sorting network sorts every coordinate's
+    // column at once (SIMD compare-exchange of two rows, SORT_BLOCK coordinates at a time so the rows
+    // stay in cache); then the middle row(s), or the mean of the rows kept after trimming.
+    const arena = allocateArena(shapes, n, AGGREGATION_CHUNK);
+    const delta = arena.tensors;
+    const rows = arena.buffers;
+    const network = sortingNetwork(n);
+    const trim = strategy.type === 'trimmed-mean' ? Math.floor(strategy.beta * n) : 0;
     for (const [name, acc] of delta) {
       for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
         const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
-        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, scratch[i])));
-        for (let k = 0; k < to - from; k++) {
-          for (let i = 0; i < n; i++) column[i] = chunks[i][k] * scale[i];
-          acc[from + k] = strategy.type === 'median' ? median(column) : trimmedMean(column, strategy.beta);
+        const len = to - from;
+        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, rows[i])));
+        const row = rows.map((r, i) => {
+          const view = r.subarray(0, len);
+          if (chunks[i].buffer !== r.buffer || chunks[i].byteOffset !== r.byteOffset) view.set(chunks[i]); // stores without readInto
+          if (scale[i] !== 1) for (let k = 0; k < len; k++) view[k] *= scale[i];
+          return view;
+        });
+        for (let b = 0; b < len; b += SORT_BLOCK) {
+          const e = Math.min(len, b + SORT_BLOCK);
+          for (const [x, y] of network) arena.compareExchange(row[x].subarray(b, e), row[y].subarray(b, e));
         }
+        const out = acc.subarray(from, to);
+        if (strategy.type === 'median' && n % 2) out.set(row[(n - 1) / 2]);
+        else if (strategy.type === 'median') for (let k = 0; k < len; k++) out[k] = (row[n / 2 - 1][k] + row[n / 2][k]) / 2;
+        else for (let r = trim; r < n - trim; r++) arena.axpy(out, 1 / (n - 2 * trim), row[r]);
       }
     }
-    if (strategy.type === 'trimmed-mean') report.trimmedPerSide = Math.floor(strategy.beta * n);
+    if (strategy.type === 'trimmed-mean') report.trimmedPerSide = trim;
     return { delta, weights: Object.fromEntries(updates.map((u) => [u.siteId, 1 / n])), report };
   }
 

@@ -19,6 +19,30 @@ export function trimmedMean(values: Float64Array, beta: number): number {
   return s / (values.length - 2 * k);
 }
 
+/**
+ * Comparators [i, j] (i < j) that sort n values ascending when each puts the smaller value at i:
+ * Batcher's odd-even merge sort for the next power of two, keeping the comparators within n (the
+ * missing positions act as +infinity, which no kept comparator would move). About n log2(n)^2 / 4
+ * comparators, the same for every input: the coordinate-wise strategies run them on whole rows.
+ */
+export function sortingNetwork(n: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let size = 1;
+  while (size < n) size <<= 1;
+  for (let p = 1; p < size; p <<= 1) {
+    for (let k = p; k >= 1; k >>= 1) {
+      for (let j = k % p; j <= size - 1 - k; j += 2 * k) {
+        for (let i = 0; i <= Math.min(k - 1, size - j - k - 1); i++) {
+          const a = i + j;
+          const b = i + j + k;
+          if (Math.floor(a / (2 * p)) === Math.floor(b / (2 * p)) && b < n) out.push([a, b]);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 export function checkTrimmedMean(n: number, beta: number): void {
   if (n - 2 * Math.floor(beta * n) < 1) throw new InvalidStrategyError(`trimmed mean with beta=${beta} leaves no update of ${n}; lower beta`, { n, beta });
 }

@@ -38,4 +38,26 @@ describe('float arena', () => {
     arena.axpy(y, 2, new Float32Array([1, 1, 1, 1, 1]));
     expect([...y]).toEqual([3, 4, 5, 6, 7]);
   });
+
+  it('compare-exchanges two rows like the plain loop, at any offset and length (SIMD body, scalar tail)', () => {
+    const rng = new Random(12);
+    const arena = allocateArena(new Map(), 2, 1003);
+    const [a, b] = arena.buffers;
+    for (const [from, to] of [[0, 1003], [1, 998], [3, 10], [5, 6]] as const) {
+      for (let i = 0; i < 1003; i++) {
+        a[i] = rng.normal();
+        b[i] = i % 7 ? rng.normal() : a[i]; // ties too
+      }
+      const lo = a.map((v, i) => Math.min(v, b[i]));
+      const hi = a.map((v, i) => Math.max(v, b[i]));
+      const [a0, b0] = [Float32Array.from(a), Float32Array.from(b)];
+      arena.compareExchange(a.subarray(from, to), b.subarray(from, to));
+      for (let i = 0; i < 1003; i++) {
+        const inside = i >= from && i < to;
+        expect(a[i]).toBe(inside ? lo[i] : a0[i]);
+        expect(b[i]).toBe(inside ? hi[i] : b0[i]);
+      }
+    }
+    expect(() => arena.compareExchange(a.subarray(0, 4), b.subarray(0, 5))).toThrow(RangeError);
+  });
 });

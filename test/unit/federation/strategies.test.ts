@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateUpdates } from '../../../lib/federation/strategies/aggregate-updates.js';
-import { gaussianEpsilon, krumSelect, serverStep } from '../../../lib/federation/strategies/math.js';
+import { gaussianEpsilon, krumSelect, serverStep, sortingNetwork } from '../../../lib/federation/strategies/math.js';
+import { Random } from '../../../lib/util/random.js';
 import { serverOptimizerOf } from '../../../lib/federation/strategies/server-state.js';
 import { type Strategy, StrategySchema } from '../../../lib/schemas/strategy.js';
 import { sizesOf, updateRef } from '../../support/updates.js';
@@ -35,6 +36,48 @@ describe('strategies on hand-computed tensors', () => {
     close((await agg(S({ type: 'trimmed-mean', beta: 0.2 }), five)).values.w, [3, -3]);
     close((await agg(S({ type: 'trimmed-mean', beta: 0 }), five)).values.w, [202, -202]);
     close((await agg(S({ type: 'median' }), five.slice(0, 4))).values.w, [2.5, -2.5]);
+  });
+
+  it('median and trimmed mean equal a float64 column sort across sort blocks, a tail past the SIMD width, even and odd n, and clipping', async () => {
+    const rng = new Random(21);
+    const length = 2 * 4096 + 7; // three sort blocks, the last one with a tail of 3 past a multiple of 4
+    for (const n of [6, 7]) {
+      const ups: Array<[string, Record<string, number[]>]> = Array.from({ length: n }, (_, i) => [`s${i}`, { w: Array.from({ length }, () => rng.normal() * (i + 1)), b: [i - 2.5] }]);
+      for (const raw of [{ type: 'median' }, { type: 'trimmed-mean', beta: 0.2 }, { type: 'trimmed-mean', beta: 0.34 }, { type: 'median', clipNorm: 20 }]) {
+        const strategy = S(raw);
+        const refs = await Promise.all(ups.map(([id, t]) => updateRef(id, t, 1)));
+        const clip = refs.map((u) => Math.min(1, (strategy.clipNorm ?? Infinity) / u.norm));
+        const r = await aggregateUpdates(strategy, refs, sizesOf(ups[0][1]), 'seed');
+        const trim = strategy.type === 'trimmed-mean' ? Math.floor(strategy.beta * n) : 0;
+        for (const name of ['w', 'b']) {
+          const got = r.delta.get(name)!;
+          for (let k = 0; k < got.length; k++) {
+            const column = ups.map(([, t], i) => Math.fround(t[name][k]) * clip[i]).sort((x, y) => x - y);
+            const kept = column.slice(trim, n - trim);
+            const expected = strategy.type === 'median' ? (n % 2 ? column[(n - 1) / 2] : (column[n / 2 - 1] + column[n / 2]) / 2) : kept.reduce((a, v) => a + v, 0) / kept.length;
+            expect(Math.abs(got[k] - expected), `${JSON.stringify(raw)} n=${n} ${name}[${k}]`).toBeLessThan(1e-5 * (1 + Math.abs(expected)));
+          }
+        }
+      }
+    }
+  });
+
+  it('the sorting network sorts every input: all 0/1 inputs up to 12 values, random ones up to 40', () => {
+    for (let n = 1; n <= 12; n++) {
+      const net = sortingNetwork(n);
+      for (let bits = 0; bits < 1 << n; bits++) {
+        const v = Array.from({ length: n }, (_, i) => (bits >> i) & 1);
+        for (const [a, b] of net) if (v[b] < v[a]) [v[a], v[b]] = [v[b], v[a]];
+        for (let i = 1; i < n; i++) expect(v[i - 1]).toBeLessThanOrEqual(v[i]);
+      }
+    }
+    const rng = new Random(3);
+    for (let n = 13; n <= 40; n++) {
+      const v = Array.from({ length: n }, () => rng.normal());
+      for (const [a, b] of sortingNetwork(n)) if (v[b] < v[a]) [v[a], v[b]] = [v[b], v[a]];
+      expect(v).toEqual([...v].sort((x, y) => x - y));
+    }
+    expect(sortingNetwork(8)).toHaveLength(19); // Batcher's count for 8
   });
 
   it('Krum picks the most central update; Multi-Krum averages the m most central', async () => {
