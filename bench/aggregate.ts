@@ -5,7 +5,8 @@
 // model, the server step and writing the next model), beside a memory-copy baseline measured in
 // the same process (and a read-only pass over the same files), and peak RSS (VmHWM, the process's
 // own high-water mark, start-up included) against the model.
-// Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32]
+// Usage: npm run bench:aggregate [-- --params 25000000 --counts 8,32 --strategies fedavg,trimmed-mean]
+//   (--strategies also takes median, krum, multi-krum (f = 1), fedadam)
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,14 @@ import type { UpdateManifest } from '../lib/schemas/update-manifest.js';
 import { FolderBlobStore } from '../lib/storage/folder-store.js';
 import { keys } from '../lib/storage/keys.js';
 
-const { values } = parseArgs({ options: { params: { type: 'string', default: '25000000' }, counts: { type: 'string', default: '8,32' } } });
+const { values } = parseArgs({ options: { params: { type: 'string', default: '25000000' }, counts: { type: 'string', default: '8,32' }, strategies: { type: 'string', default: 'fedavg,trimmed-mean' } } });
 const params = Number(values.params);
 const counts = values.counts!.split(',').map(Number);
+const STRATEGIES: Record<string, Record<string, unknown>> = { fedavg: { type: 'fedavg' }, 'trimmed-mean': { type: 'trimmed-mean', beta: 0.2 }, median: { type: 'median' }, krum: { type: 'krum', f: 1 }, 'multi-krum': { type: 'multi-krum', f: 1 }, fedadam: { type: 'fedadam' } };
+const strategies = values.strategies!.split(',').map((name) => {
+  if (!STRATEGIES[name]) throw new Error(`--strategies: unknown '${name}'; use some of ${Object.keys(STRATEGIES).join(', ')}`);
+  return STRATEGIES[name];
+});
 const TENSORS = 25;
 const per = Math.ceil(params / TENSORS);
 const root = await mkdtemp(join(tmpdir(), 'fedrad-bench-agg-'));
@@ -44,7 +50,7 @@ try {
     const manifest: Partial<UpdateManifest> = { siteId: `site-${s}`, updateSha256: sha256(bytes) };
     await store.put(bucket, keys.updateManifest(runId, 0), JSON.stringify(manifest));
   }
-  for (const strategy of [{ type: 'fedavg' }, { type: 'trimmed-mean', beta: 0.2 }]) {
+  for (const strategy of strategies) {
     for (const n of counts) {
       await rm(join(root, 'fedrad-bench-models', 'runs', runId, 'rounds', '0001'), { recursive: true, force: true });
       const sites = Array.from({ length: n }, (_, s) => ({ siteId: `site-${s}`, bucket: `fedrad-bench-site-${s}`, jobDefinitionArn: 'arn:aws:batch:us-east-1:000000000000:job-definition/x:1' }));

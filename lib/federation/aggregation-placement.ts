@@ -3,7 +3,8 @@
 // run) from an estimate of the aggregation's memory and time, both measured by bench:aggregate:
 //  - memory: the global model's bytes, the accumulator (one model), server-optimizer state (one model
 //    per slot), read buffers (sites x 1 MiB for coordinate-wise strategies) and the runtime;
-//  - time: every update and the model read from S3 once, the next model written once.
+//  - time: every update and the model read from S3 once, the next model written once; for Krum also
+//    its pairwise distances (sites^2 / 2 x parameters).
 import type { Strategy } from '../schemas/strategy.js';
 import { serverStateSlots } from './strategies/math.js';
 import { serverOptimizerOf } from './strategies/server-state.js';
@@ -35,12 +36,15 @@ const RUNTIME_BYTES = 256 * MB;
 const PER_SITE_BYTES = 2 * MB;
 /** the model bytes, the accumulator and the update's tensor index, as bench:aggregate measured (2.2x) */
 const MODEL_COPIES = 2.3;
+/** Krum's squared distances, pair x coordinate per second: bench:aggregate measured 2.6e9 (32 updates of 25M), halved */
+const KRUM_PAIR_COORDS_PER_SECOND = 1.3e9;
 
 export function estimateAggregation(modelBytes: number, sites: number, strategy: Strategy, limits: AggregationLimits): AggregationEstimate {
   const slots = serverStateSlots(serverOptimizerOf(strategy)).length;
   const memoryBytes = Math.ceil(RUNTIME_BYTES + modelBytes * (MODEL_COPIES + slots) + sites * PER_SITE_BYTES);
   const bytesMoved = modelBytes * (sites + 2 + 2 * slots); // updates, model in and out, state in and out
-  const seconds = bytesMoved / (limits.s3BytesPerSecond ?? 50 * MB);
+  const krumPairs = strategy.type === 'krum' || strategy.type === 'multi-krum' ? (sites * (sites - 1)) / 2 : 0;
+  const seconds = bytesMoved / (limits.s3BytesPerSecond ?? 50 * MB) + (krumPairs * (modelBytes / 4)) / KRUM_PAIR_COORDS_PER_SECOND;
   const memoryLimit = 0.75 * limits.lambdaMemoryMb * MB;
   const timeLimit = 0.5 * limits.lambdaTimeoutSeconds;
   const gib = (b: number) => (b / 1024 ** 3).toFixed(2);

@@ -11,7 +11,7 @@ import type { Strategy } from '../../schemas/strategy.js';
 import { Random } from '../../util/random.js';
 import { InvalidStrategyError } from './errors.js';
 import { allocateArena } from './float-arena.js';
-import { axpy, checkKrum, checkTrimmedMean, krumSelect, sortingNetwork } from './math.js';
+import { checkKrum, checkTrimmedMean, krumSelect, sortingNetwork } from './math.js';
 
 export interface UpdateRef {
   siteId: string;
@@ -33,7 +33,7 @@ export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'f
 
 /** Values per coordinate-wise chunk (times the number of sites in memory). */
 export const AGGREGATION_CHUNK = 1 << 18;
-/** Coordinates a sorting network runs on at a time: sites x 16 KiB, in cache up to ~32 sites. */
+/** Coordinates a sorting network (or Krum's pairwise distances) runs on at a time: sites x 16 KiB, in cache up to ~32 sites. */
 const SORT_BLOCK = 4096;
 /** Values per range read when one update is streamed alone (mean-type). */
 export const STREAM_CHUNK = 1 << 20;
@@ -113,11 +113,22 @@ export async function weightedSum(strategy: Strategy, updates: UpdateRef[], scal
   return { weights: Object.fromEntries(updates.map((u, i) => [u.siteId, weights[i]])) };
 }
 
+/** Elements from..to of tensor `name` of every update into its row of the arena, times its clip scale. */
+async function readRows(updates: UpdateRef[], rows: Float32Array[], scale: number[], name: string, from: number, to: number): Promise<Float32Array[]> {
+  const len = to - from;
+  const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, rows[i])));
+  return chunks.map((chunk, i) => {
+    const row = rows[i].subarray(0, len);
+    if (chunk.buffer !== row.buffer || chunk.byteOffset !== row.byteOffset) row.set(chunk); // stores without readInto
+    if (scale[i] !== 1) for (let k = 0; k < len; k++) row[k] *= scale[i];
+    return row;
+  });
+}
+
 export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[], shapes: Map<string, number>, noiseSeed: string): Promise<AggregatedUpdate> {
   const n = updates.length;
   const report: Record<string, unknown> = {};
   const scale = clipScales(strategy, updates, report);
-  const zeroed = () => new Map<string, Float32Array>([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
 
   if (MEAN_TYPES.has(strategy.type)) {
     const arena = allocateArena(shapes, 2, STREAM_CHUNK);
@@ -149,13 +160,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
         const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
         const len = to - from;
-        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, rows[i])));
-        const row = rows.map((r, i) => {
-          const view = r.subarray(0, len);
-          if (chunks[i].buffer !== r.buffer || chunks[i].byteOffset !== r.byteOffset) view.set(chunks[i]); // stores without readInto
-          if (scale[i] !== 1) for (let k = 0; k < len; k++) view[k] *= scale[i];
-          return view;
-        });
+        const row = await readRows(updates, rows, scale, name, from, to);
         for (let b = 0; b < len; b += SORT_BLOCK) {
           const e = Math.min(len, b + SORT_BLOCK);
           for (const [x, y] of network) arena.compareExchange(row[x].subarray(b, e), row[y].subarray(b, e));
@@ -173,27 +178,26 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   if (strategy.type === 'krum' || strategy.type === 'multi-krum') {
     const m = strategy.type === 'krum' ? 1 : (strategy.m ?? n - strategy.f);
     checkKrum(n, strategy.f, m);
-    const delta = zeroed();
+    // Pairwise squared distances, one chunk of every update at a time as rows of the arena, every
+    // pair over SORT_BLOCK coordinates at a time so the rows stay in cache (SIMD, sums in float64).
+    const arena = allocateArena(shapes, n, AGGREGATION_CHUNK);
+    const delta = arena.tensors;
+    const rows = arena.buffers;
     const dist = new Float64Array(n * n);
-    const scratch = updates.map(() => new Float32Array(AGGREGATION_CHUNK));
     for (const name of delta.keys()) {
       const size = shapes.get(name)!;
       for (let from = 0; from < size; from += AGGREGATION_CHUNK) {
         const to = Math.min(size, from + AGGREGATION_CHUNK);
-        const chunks = await Promise.all(updates.map((u, i) => readFloats(u.reader, u.entries.get(name)!, from, to, scratch[i])));
-        for (let a = 0; a < n; a++) {
-          for (let b = a + 1; b < n; b++) {
-            let s = 0;
-            for (let k = 0; k < to - from; k++) {
-              const d = chunks[a][k] * scale[a] - chunks[b][k] * scale[b];
-              s += d * d;
-            }
-            dist[a * n + b] += s;
-            dist[b * n + a] += s;
+        const row = await readRows(updates, rows, scale, name, from, to);
+        for (let b = 0; b < to - from; b += SORT_BLOCK) {
+          const e = Math.min(to - from, b + SORT_BLOCK);
+          for (let x = 0; x < n; x++) {
+            for (let y = x + 1; y < n; y++) dist[x * n + y] += arena.squaredDistance(row[x].subarray(b, e), row[y].subarray(b, e));
           }
         }
       }
     }
+    for (let x = 0; x < n; x++) for (let y = x + 1; y < n; y++) dist[y * n + x] = dist[x * n + y];
     const selected = krumSelect(dist, n, strategy.f, m);
     report.selected = selected.map((i) => updates[i].siteId);
     const weights: Record<string, number> = Object.fromEntries(updates.map((u) => [u.siteId, 0]));
@@ -204,7 +208,8 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       for (const [name, acc] of delta) {
         for (let from = 0; from < acc.length; from += AGGREGATION_CHUNK) {
           const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
-          axpy(acc.subarray(from, to), w, await readFloats(u.reader, u.entries.get(name)!, from, to, scratch[0]));
+          const [values] = await readRows([u], rows, [1], name, from, to);
+          arena.axpy(acc.subarray(from, to), w, values);
         }
       }
     }

@@ -31,6 +31,15 @@ describe('aggregation placement', () => {
     expect(e.reason).toMatch(/half the function's 900 s timeout/);
   });
 
+  it("counts Krum's pairwise distances: 400 sites of a 50 MB model fit the function for FedAvg, not for Krum", () => {
+    const avg = estimateAggregation(50 * MB, 400, { type: 'fedavg' }, lambda);
+    const krum = estimateAggregation(50 * MB, 400, { type: 'krum', f: 1, serverMomentum: 0 }, lambda);
+    expect(avg.place).toBe('lambda');
+    expect(krum.place).toBe('batch');
+    expect(krum.seconds - avg.seconds).toBeCloseTo(((400 * 399) / 2) * (50 * MB / 4) / 1.3e9, 0);
+    expect(krum.reason).toMatch(/half the function's 900 s timeout/);
+  });
+
   it('counts server-optimizer state: FedAdam keeps two more models than FedAvg', () => {
     const avg = estimateAggregation(800 * MB, 3, { type: 'fedavg' }, lambda);
     const adam = estimateAggregation(800 * MB, 3, { type: 'fedadam', serverLearningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 }, lambda);

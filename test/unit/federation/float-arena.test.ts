@@ -60,4 +60,21 @@ describe('float arena', () => {
     }
     expect(() => arena.compareExchange(a.subarray(0, 4), b.subarray(0, 5))).toThrow(RangeError);
   });
+
+  it('squared distance of two rows equals the float64 sum of float32 differences, at any offset and length', () => {
+    const rng = new Random(13);
+    const arena = allocateArena(new Map(), 2, 1003);
+    const [a, b] = arena.buffers;
+    for (let i = 0; i < 1003; i++) {
+      a[i] = rng.normal();
+      b[i] = rng.normal() * 3;
+    }
+    for (const [from, to] of [[0, 1003], [1, 998], [3, 10], [5, 6], [8, 8]] as const) {
+      let expected = 0;
+      for (let i = from; i < to; i++) expected += Math.fround(a[i] - b[i]) ** 2;
+      expect(arena.squaredDistance(a.subarray(from, to), b.subarray(from, to))).toBeCloseTo(expected, 9);
+    }
+    expect(arena.squaredDistance(a, b)).toBeGreaterThan(1000);
+    expect(() => arena.squaredDistance(a.subarray(0, 4), b.subarray(0, 5))).toThrow(RangeError);
+  });
 });

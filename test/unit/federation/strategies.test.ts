@@ -62,6 +62,34 @@ describe('strategies on hand-computed tensors', () => {
     }
   });
 
+  it("Krum's distances across sort blocks, tails and clipping select as a float64 reference does", async () => {
+    const rng = new Random(22);
+    const length = 2 * 4096 + 7;
+    const n = 9;
+    // honest updates around a common direction, two far away; one honest pair nearly tied
+    const base = Array.from({ length }, () => rng.normal());
+    const ups: Array<[string, Record<string, number[]>]> = Array.from({ length: n }, (_, i) => [`s${i}`, { w: base.map((v) => (i >= 7 ? -8 * v : v + 0.3 * (i + 1) * rng.normal())), b: [i] }]);
+    for (const raw of [{ type: 'krum', f: 2 }, { type: 'multi-krum', f: 2, m: 3 }, { type: 'multi-krum', f: 2, clipNorm: 150 }]) {
+      const strategy = S(raw);
+      const refs = await Promise.all(ups.map(([id, t]) => updateRef(id, t, 1)));
+      const clip = refs.map((u) => Math.min(1, (strategy.clipNorm ?? Infinity) / u.norm));
+      const dist = new Float64Array(n * n);
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
+        for (const name of ['w', 'b']) ups[a][1][name].forEach((v, k) => (dist[a * n + b] += (Math.fround(v) * clip[a] - Math.fround(ups[b][1][name][k]) * clip[b]) ** 2));
+      }
+      const m = strategy.type === 'multi-krum' ? (strategy.m ?? n - strategy.f) : 1;
+      const expected = krumSelect(dist, n, 2, m).map((i) => `s${i}`);
+      const r = await aggregateUpdates(strategy, refs, sizesOf(ups[0][1]), 'seed');
+      expect(r.report.selected, JSON.stringify(raw)).toEqual(expected);
+      expect(expected.some((id) => id === 's7' || id === 's8')).toBe(false);
+      const w = r.delta.get('w')!;
+      for (const k of [0, 4095, 4096, length - 1]) {
+        const mean = expected.reduce((acc, id) => acc + Math.fround(ups[Number(id.slice(1))][1].w[k]) * clip[Number(id.slice(1))], 0) / expected.length;
+        expect(w[k]).toBeCloseTo(mean, 5);
+      }
+    }
+  });
+
   it('the sorting network sorts every input: all 0/1 inputs up to 12 values, random ones up to 40', () => {
     for (let n = 1; n <= 12; n++) {
       const net = sortingNetwork(n);
