@@ -1,5 +1,5 @@
 // The arithmetic of the strategies, as pure functions over plain arrays (Flower's aggregate.py is
-// the model): robust statistics per coordinate, Krum's scores, server optimizer steps, and the
+// the model): the sorting network of the coordinate-wise statistics, Krum's scores, server optimizer steps, and the
 // Renyi-DP accountant of the Gaussian mechanism.
 import { InvalidStrategyError } from './errors.js';
 
@@ -8,15 +8,6 @@ export function median(values: Float64Array): number {
   values.sort();
   const n = values.length;
   return n % 2 ? values[(n - 1) / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-/** Mean after dropping floor(beta * n) values from each end (sorted in place). */
-export function trimmedMean(values: Float64Array, beta: number): number {
-  values.sort();
-  const k = Math.floor(beta * values.length);
-  let s = 0;
-  for (let i = k; i < values.length - k; i++) s += values[i];
-  return s / (values.length - 2 * k);
 }
 
 /**
