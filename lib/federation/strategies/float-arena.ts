@@ -8,9 +8,8 @@
 // (trimmed mean 0.25 -> 1.75 GB/s over 8 updates, a Float64Array sort per coordinate at ea7b14c)
 // and the squared distance (Krum 0.065 -> 0.68 GB/s over 32 updates, the scalar loop at 6e106b5).
 // No maintained npm package offers these SIMD loops over caller-owned memory; the module is
-// assembled below from its bytes (no toolchain,
-// nothing downloaded), and a plain JS loop takes over where WebAssembly cannot hold the model
-// (wasm32 memories stop at 4 GiB) or SIMD is missing.
+// assembled below from its bytes (no toolchain, nothing downloaded), and plain JS loops take over
+// where WebAssembly cannot hold the model (wasm32 memories stop at 4 GiB) or SIMD is missing.
 import { axpy as axpyJs } from './math.js';
 
 const leb = (n: number): number[] => {
