@@ -3,7 +3,7 @@
 //  - mean-type (FedAvg and the server optimizers): one update at a time, chunk by chunk — memory of
 //    one model (the accumulator) whatever the number of sites;
 //  - coordinate-wise (median, trimmed mean) and Krum's distances: one chunk of every update at a
-//    time — memory of sites x chunk (and, for median and trimmed mean, the result).
+//    time — memory of sites x chunk, plus the result.
 // Norm clipping and central DP wrap any mean-type strategy (clipping wraps any strategy).
 import { createHash } from 'node:crypto';
 import { type RangeReader, readFloats, type TensorEntry } from '../../model/safetensors-stream.js';
@@ -33,8 +33,8 @@ export const MEAN_TYPES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'f
 
 /** Values per coordinate-wise chunk (times the number of sites in memory). */
 export const AGGREGATION_CHUNK = 1 << 18;
-/** Coordinates a sorting network (or Krum's pairwise distances) runs on at a time: sites x 16 KiB, in cache up to ~32 sites. */
-const SORT_BLOCK = 4096;
+/** Coordinates the sorting network (or Krum's pairwise distances) covers at a time: sites x 16 KiB, in cache up to ~32 sites. */
+const ROW_BLOCK = 4096;
 /** Values per range read when one update is streamed alone (mean-type). */
 export const STREAM_CHUNK = 1 << 20;
 
@@ -149,7 +149,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
   if (strategy.type === 'median' || strategy.type === 'trimmed-mean') {
     if (strategy.type === 'trimmed-mean') checkTrimmedMean(n, strategy.beta);
     // One chunk of every update as rows of the arena; a sorting network sorts every coordinate's
-    // column at once (SIMD compare-exchange of two rows, SORT_BLOCK coordinates at a time so the rows
+    // column at once (SIMD compare-exchange of two rows, ROW_BLOCK coordinates at a time so the rows
     // stay in cache); then the middle row(s), or the mean of the rows kept after trimming.
     const arena = allocateArena(shapes, n, AGGREGATION_CHUNK);
     const delta = arena.tensors;
@@ -161,8 +161,8 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
         const to = Math.min(acc.length, from + AGGREGATION_CHUNK);
         const len = to - from;
         const row = await readRows(updates, rows, scale, name, from, to);
-        for (let b = 0; b < len; b += SORT_BLOCK) {
-          const e = Math.min(len, b + SORT_BLOCK);
+        for (let b = 0; b < len; b += ROW_BLOCK) {
+          const e = Math.min(len, b + ROW_BLOCK);
           for (const [x, y] of network) arena.compareExchange(row[x].subarray(b, e), row[y].subarray(b, e));
         }
         const out = acc.subarray(from, to);
@@ -179,7 +179,7 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
     const m = strategy.type === 'krum' ? 1 : (strategy.m ?? n - strategy.f);
     checkKrum(n, strategy.f, m);
     // Pairwise squared distances, one chunk of every update at a time as rows of the arena, every
-    // pair over SORT_BLOCK coordinates at a time so the rows stay in cache (SIMD, sums in float64).
+    // pair over ROW_BLOCK coordinates at a time so the rows stay in cache (SIMD, sums in float64).
     const arena = allocateArena(shapes, n, AGGREGATION_CHUNK);
     const delta = arena.tensors;
     const rows = arena.buffers;
@@ -189,8 +189,8 @@ export async function aggregateUpdates(strategy: Strategy, updates: UpdateRef[],
       for (let from = 0; from < size; from += AGGREGATION_CHUNK) {
         const to = Math.min(size, from + AGGREGATION_CHUNK);
         const row = await readRows(updates, rows, scale, name, from, to);
-        for (let b = 0; b < to - from; b += SORT_BLOCK) {
-          const e = Math.min(to - from, b + SORT_BLOCK);
+        for (let b = 0; b < to - from; b += ROW_BLOCK) {
+          const e = Math.min(to - from, b + ROW_BLOCK);
           for (let x = 0; x < n; x++) {
             for (let y = x + 1; y < n; y++) dist[x * n + y] += arena.squaredDistance(row[x].subarray(b, e), row[y].subarray(b, e));
           }
