@@ -153,6 +153,11 @@ export interface FloatArena {
   simd: boolean;
 }
 
+/** The two-row kernels take rows of equal length. */
+function sameLength(op: string, a: Float32Array, b: Float32Array): void {
+  if (a.length !== b.length) throw new RangeError(`${op} of ${a.length} and ${b.length} values`);
+}
+
 function squaredDistanceJs(a: Float32Array, b: Float32Array, from = 0): number {
   let s = 0;
   for (let k = from; k < a.length; k++) {
@@ -201,14 +206,14 @@ export function allocateArena(sizes: ReadonlyMap<string, number>, bufferCount: n
         for (let i = body; i < n; i++) y[i] += a * x[i];
       },
       compareExchange(a, b) {
-        if (a.length !== b.length) throw new RangeError(`compareExchange of ${a.length} and ${b.length} values`);
+        sameLength('compareExchange', a, b);
         if (a.buffer !== buffer || b.buffer !== buffer) return compareExchangeJs(a, b);
         const body = a.length - (a.length % 4);
         cmpx(a.byteOffset, b.byteOffset, body);
         compareExchangeJs(a, b, body);
       },
       squaredDistance(a, b) {
-        if (a.length !== b.length) throw new RangeError(`squaredDistance of ${a.length} and ${b.length} values`);
+        sameLength('squaredDistance', a, b);
         if (a.buffer !== buffer || b.buffer !== buffer) return squaredDistanceJs(a, b);
         const body = a.length - (a.length % 4);
         return sqdist(a.byteOffset, b.byteOffset, body) + squaredDistanceJs(a, b, body);
@@ -221,11 +226,11 @@ export function allocateArena(sizes: ReadonlyMap<string, number>, bufferCount: n
     simd: false,
     axpy: axpyJs,
     compareExchange(a, b) {
-      if (a.length !== b.length) throw new RangeError(`compareExchange of ${a.length} and ${b.length} values`);
+      sameLength('compareExchange', a, b);
       compareExchangeJs(a, b);
     },
     squaredDistance(a, b) {
-      if (a.length !== b.length) throw new RangeError(`squaredDistance of ${a.length} and ${b.length} values`);
+      sameLength('squaredDistance', a, b);
       return squaredDistanceJs(a, b);
     },
   };
