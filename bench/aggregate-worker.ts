@@ -33,7 +33,7 @@ const hwm = (() => {
 })();
 const peakRss = hwm ?? sampledPeak;
 // The strategy stage alone: reading and combining the updates (what "bytes of updates consumed" times).
-const accepted = input.outcomes.map((o) => ({ siteId: (o as { siteId: string }).siteId, sampleCount: 100, norm: 1 }));
+const accepted = input.outcomes as Parameters<typeof openUpdates>[2];
 const refs = await openUpdates(store, input, accepted);
 const s0 = performance.now();
 await aggregateUpdates(input.strategy, refs, new Map(Object.entries(input.tensorSizes)), 'bench');

@@ -16,6 +16,7 @@ import { floatTensor, GraphBuilder, type Model, OPSET } from '../lib/model/graph
 import { encodeModel, sha256 } from '../lib/model/onnx-io.js';
 import { encodeSafetensors } from '../lib/model/safetensors.js';
 import type { UpdateManifest } from '../lib/schemas/update-manifest.js';
+import { GateConfigSchema } from '../lib/schemas/strategy.js';
 import { FolderBlobStore } from '../lib/storage/folder-store.js';
 import { keys } from '../lib/storage/keys.js';
 
@@ -41,6 +42,7 @@ try {
   await store.put('fedrad-bench-models', keys.globalModel(runId, 0), modelBytes);
   const maxCount = Math.max(...counts);
   let updateBytes = 0;
+  const accepted: { updateSha256: string; updateVersion?: string }[] = [];
   for (let s = 0; s < maxCount; s++) {
     const tensors = new Map([...initializers.keys()].map((name, t) => [name, floatTensor([per], new Float32Array(per).map((_, i) => Math.sin(i * 0.001 + s + t) * 0.01))]));
     const bytes = encodeSafetensors(tensors);
@@ -49,15 +51,17 @@ try {
     await store.put(bucket, keys.update(runId, 0), bytes);
     const manifest: Partial<UpdateManifest> = { siteId: `site-${s}`, updateSha256: sha256(bytes) };
     await store.put(bucket, keys.updateManifest(runId, 0), JSON.stringify(manifest));
+    // what the gate records: aggregation reads the update pinned to this version
+    accepted.push({ updateSha256: sha256(bytes), updateVersion: (await store.head(bucket, keys.update(runId, 0)))!.version });
   }
   for (const strategy of strategies) {
     for (const n of counts) {
       await rm(join(root, 'fedrad-bench-models', 'runs', runId, 'rounds', '0001'), { recursive: true, force: true });
       const sites = Array.from({ length: n }, (_, s) => ({ siteId: `site-${s}`, bucket: `fedrad-bench-site-${s}`, jobDefinitionArn: 'arn:aws:batch:us-east-1:000000000000:job-definition/x:1' }));
       const input = {
-        runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-bench-models', strategy, gate: { maxUpdateBytes: 2 ** 31, minSamples: 1, maxSamples: 1e7 },
+        runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-bench-models', strategy, gate: GateConfigSchema.parse({}),
         trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), sites, lastRound: null, updateBytes, tensorSizes: Object.fromEntries([...initializers.keys()].map((name) => [name, per])),
-        outcomes: sites.map((s) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100, weight: 0, norm: 1, updateSha256: 'x', globalMetrics: {}, localMetrics: {} })),
+        outcomes: sites.map((s, i) => ({ siteId: s.siteId, status: 'accepted', sampleCount: 100, weight: 0, norm: 1, ...accepted[i], globalMetrics: {}, localMetrics: {} })),
       };
       const out = execFileSync(process.execPath, [...(process.env.FEDRAD_MEMTRACE ? ['--import', process.env.FEDRAD_MEMTRACE] : []), '--import', 'tsx', join(import.meta.dirname, 'aggregate-worker.ts'), root, JSON.stringify(input)], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const r = JSON.parse(out.trim().split('\n').at(-1)!);

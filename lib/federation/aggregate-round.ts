@@ -1,18 +1,25 @@
-// Aggregate round: the relative norm bound, the quorum, the privacy budget, then the strategy
-// (lib/federation/strategies) and the server step; writes the next global model, the server
-// optimizer state and the lineage once each. Deterministic: a re-run yields the same bytes.
+// Aggregate round: the round-wide bounds (relative norm, near-zero, duplicates), the quorum, the
+// privacy budget, then the strategy (lib/federation/strategies) and the server step; writes the next
+// global model, the server optimizer state, the replay ledger and the lineage once each.
+// Deterministic: a re-run yields the same bytes.
+// Integrity: every accepted update is read pinned to the version the gate checked. An update whose
+// object changed since (replaced, rewritten, deleted) is dropped as `tampered` and the aggregation
+// starts again without it, from the stored model; the result is checked finite before it is written.
 import { exportModel } from '../model/export.js';
 import { numel, type TensorData } from '../model/graph.js';
 import { decodeModel, initializerRoles, initializerSpans, sha256 } from '../model/onnx-io.js';
-import { readSafetensorsIndex } from '../model/safetensors-stream.js';
+import { type RangeReader, readSafetensorsIndex } from '../model/safetensors-stream.js';
+import { createHash } from 'node:crypto';
 import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
-import { type BlobStore, ObjectExistsError, putOnce, readObjectInto } from '../storage/blob-store.js';
+import { type BlobStore, ObjectChangedError, ObjectExistsError, ObjectNotFoundError, ObjectRefusedError, putOnce, readObjectInto } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
-import { CorruptGlobalModelError, QuorumNotReachedError } from './errors.js';
+import { CorruptGlobalModelError, NonFiniteModelError, QuorumNotReachedError } from './errors.js';
+import { recordLedgerEntry } from './ledger.js';
+import { type Reason, rejected } from './validate-update.js';
 import { aggregateUpdates, clipScales, STREAM_CHUNK, type SumTarget, type UpdateRef, weightedSum } from './strategies/aggregate-updates.js';
 import { allocateByteArena, type ByteArena } from './strategies/float-arena.js';
 import { PrivacyBudgetExceededError } from './strategies/errors.js';
-import { gaussianEpsilon, median, type ServerOptimizer, serverStep } from './strategies/math.js';
+import { gaussianEpsilon, type ServerOptimizer, serverStep } from './strategies/math.js';
 import { encodeServerState, loadServerState, serverOptimizerOf } from './strategies/server-state.js';
 import { storeReader } from './validate-update.js';
 import type { AggregateInput, RoundState } from './round-state.js';
@@ -94,48 +101,213 @@ function inPlaceTarget(arena: ByteArena, spans: ReadonlyMap<string, { offset: nu
   };
 }
 
-/** The accepted updates as range readers over the store, with their tensor indexes (headers only). */
-export async function openUpdates(store: BlobStore, input: Pick<AggregateInput, 'runId' | 'round' | 'sites'>, accepted: Pick<Accepted, 'siteId' | 'sampleCount' | 'norm'>[]): Promise<UpdateRef[]> {
+/** An accepted update's object is not the one the gate checked: the site is dropped as tampered. */
+export class UpdateTamperedError extends Error {
+  constructor(
+    readonly siteId: string,
+    readonly why: string,
+  ) {
+    super(`the update of ${siteId} ${why}`);
+    this.name = 'UpdateTamperedError';
+  }
+}
+
+/** A range reader whose store errors on a changed or vanished object name the site. */
+function tamperAware(reader: RangeReader, siteId: string): RangeReader {
+  const wrap = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err) => {
+      if (err instanceof ObjectChangedError) throw new UpdateTamperedError(siteId, 'changed after validation (the object is no longer the version the gate read)');
+      if (err instanceof ObjectNotFoundError || err instanceof ObjectRefusedError) throw new UpdateTamperedError(siteId, 'disappeared after validation');
+      throw err;
+    });
+  const out: RangeReader = { size: reader.size, read: (start, end) => wrap(reader.read(start, end)) };
+  if (reader.readInto) out.readInto = (start, target) => wrap(reader.readInto!(start, target));
+  return out;
+}
+
+/** Without a recorded version (a store that has none), the update is hashed once before use: weaker, no pin. */
+async function hashOf(reader: RangeReader): Promise<string> {
+  const hash = createHash('sha256');
+  for (let at = 0; at < reader.size; at += STREAM_CHUNK * 4) hash.update(await reader.read(at, Math.min(reader.size, at + STREAM_CHUNK * 4)));
+  return hash.digest('hex');
+}
+
+/**
+ * The accepted updates as range readers over the store, pinned to the versions the gate read, with
+ * their tensor indexes (headers only). Throws UpdateTamperedError for the first that changed.
+ */
+export async function openUpdates(store: BlobStore, input: Pick<AggregateInput, 'runId' | 'round' | 'sites'>, accepted: Pick<Accepted, 'siteId' | 'sampleCount' | 'norm' | 'updateSha256' | 'updateVersion'>[]): Promise<UpdateRef[]> {
   const siteBucket = new Map(input.sites.map((s) => [s.siteId, s.bucket]));
   const refs: UpdateRef[] = [];
   for (const a of accepted) {
     const bucket = siteBucket.get(a.siteId)!;
     const key = keys.update(input.runId, input.round);
-    const info = await store.head(bucket, key);
-    if (!info) throw new CorruptGlobalModelError(`the accepted update of ${a.siteId} disappeared from s3://${bucket}/${key}`, { site: a.siteId });
-    const reader = storeReader(store, bucket, key, info.size);
-    const index = await readSafetensorsIndex(reader, `update of ${a.siteId}`);
+    const info = await store.head(bucket, key).catch((err) => {
+      if (err instanceof ObjectRefusedError) return undefined;
+      throw err;
+    });
+    if (!info) throw new UpdateTamperedError(a.siteId, `disappeared from s3://${bucket}/${key} after validation`);
+    if (a.updateVersion && info.version !== a.updateVersion) throw new UpdateTamperedError(a.siteId, 'was replaced after validation (its object is no longer the version the gate read)');
+    const reader = tamperAware(storeReader(store, bucket, key, info.size, { version: a.updateVersion }), a.siteId);
+    if (!a.updateVersion && (await hashOf(reader)) !== a.updateSha256) throw new UpdateTamperedError(a.siteId, 'changed after validation (its SHA-256 differs from the one the gate recorded)');
+    const index = await readSafetensorsIndex(reader, `update of ${a.siteId}`).catch((err) => {
+      if (err instanceof UpdateTamperedError) throw err;
+      throw new UpdateTamperedError(a.siteId, 'no longer parses as it did at validation');
+    });
     refs.push({ siteId: a.siteId, sampleCount: a.sampleCount, norm: a.norm ?? 0, reader, entries: new Map(index.entries.map((e) => [e.name, e])) });
   }
   return refs;
 }
 
+/** The lower median: for an even count the smaller middle value, so that of two sites the larger cannot set its own bound. */
+export function lowerMedian(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * The gate's round-wide rules, which need every site's verdict: updates over maxNormOverMedian x the
+ * round's (lower) median norm, near-zero ones below minNormOverMedian x that median, and identical
+ * updates from two sites (one copied the other's bytes) are rejected.
+ */
+export function applyRoundBounds(outcomes: SiteOutcome[], gate: AggregateInput['gate'], report: Record<string, unknown>): SiteOutcome[] {
+  const reject = (o: SiteOutcome, reason: Reason) => rejected(o.siteId, [reason]);
+  const bySha = new Map<string, string[]>();
+  for (const o of outcomes) if (o.status === 'accepted') bySha.set(o.updateSha256, [...(bySha.get(o.updateSha256) ?? []), o.siteId]);
+  let out = outcomes.map((o) => {
+    const same = o.status === 'accepted' ? bySha.get(o.updateSha256)! : [];
+    return same.length > 1 ? reject(o, { code: 'duplicate-update', message: `sites ${same.join(', ')} sent byte-identical updates; identical updates from two sites are rejected together` }) : o;
+  });
+  const norms = out.flatMap((o) => (o.status === 'accepted' && o.norm !== undefined ? [o.norm] : []));
+  if (!norms.length) return out;
+  const med = lowerMedian(norms);
+  report.medianNorm = med;
+  const { maxNormOverMedian: over, minNormOverMedian: under } = gate;
+  out = out.map((o) => {
+    if (o.status !== 'accepted' || o.norm === undefined) return o;
+    if (over !== null && over !== undefined && o.norm > over * med) return reject(o, { code: 'norm-over-median', message: `L2 norm ${o.norm.toPrecision(4)} exceeds ${over} x the round's median ${med.toPrecision(4)} (gate.maxNormOverMedian)` });
+    if (!gate.allowNoProgress && under !== null && under !== undefined && o.norm < under * med) return reject(o, { code: 'no-progress', message: `L2 norm ${o.norm.toPrecision(4)} is below ${under} x the round's median ${med.toPrecision(4)}: the update moved nothing (gate.minNormOverMedian, gate.allowNoProgress)` });
+    return o;
+  });
+  return out;
+}
+
 export async function aggregateRound(store: BlobStore, input: AggregateInput): Promise<RoundState> {
-  let outcomes = parseOutcomes(input.outcomes).sort((a, b) => a.siteId.localeCompare(b.siteId));
   const strategyReport: Record<string, unknown> = {};
-  // The relative norm bound needs the whole round: the gate measured each norm, the bound applies here.
-  const factor = input.gate.maxNormOverMedian;
-  if (factor !== undefined) {
-    const norms = outcomes.flatMap((o) => (o.status === 'accepted' && o.norm !== undefined ? [o.norm] : []));
-    if (norms.length) {
-      const med = median(Float64Array.from(norms));
-      strategyReport.medianNorm = med;
-      outcomes = outcomes.map((o) =>
-        o.status === 'accepted' && o.norm !== undefined && o.norm > factor * med
-          ? { siteId: o.siteId, status: 'rejected', reasons: [{ code: 'norm-over-median', message: `L2 norm ${o.norm.toPrecision(4)} exceeds ${factor} x the round's median ${med.toPrecision(4)}` }] }
-          : o,
-      );
+  let outcomes = applyRoundBounds(parseOutcomes(input.outcomes).sort((a, b) => a.siteId.localeCompare(b.siteId)), input.gate, strategyReport);
+  // An update that changed since the gate read it is dropped and the round aggregated again without it.
+  let result: Combined;
+  for (;;) {
+    const accepted = outcomes.filter((o): o is Accepted => o.status === 'accepted');
+    checkQuorum(input, outcomes, accepted);
+    try {
+      result = await combineUpdates(store, input, accepted, strategyReport);
+      break;
+    } catch (err) {
+      if (!(err instanceof UpdateTamperedError)) throw err;
+      outcomes = outcomes.map((o) => (o.siteId === err.siteId ? rejected(o.siteId, [{ code: 'tampered', message: `the update ${err.why}; it was dropped before aggregation` }]) : o));
+      strategyReport.tampered = [...((strategyReport.tampered as string[] | undefined) ?? []), err.siteId];
     }
   }
-  const accepted = outcomes.filter((o): o is Accepted => o.status === 'accepted');
+  const { next, weights, privacy, accepted } = result;
+  checkFinite(next.bytes, input, result.updatable);
   const count = (s: SiteOutcome['status']) => outcomes.filter((o) => o.status === s).length;
-  if (accepted.length < input.minSites) {
-    const why = outcomes.filter((o) => o.status !== 'accepted').map((o) => (o.status === 'rejected' ? `${o.siteId} rejected (${o.reasons.map((r) => r.code).join(', ')})` : `${o.siteId} failed (${o.status === 'failed' ? o.error : ''})`));
-    throw new QuorumNotReachedError(
-      `round ${input.round} of run ${input.runId}: ${accepted.length} update(s) accepted, fewer than minSites=${input.minSites}; model ${input.round} stays current. ${why.join('; ')}`,
-      { runId: input.runId, round: input.round, accepted: accepted.length, minSites: input.minSites },
-    );
+  const nextRound = input.round + 1;
+  const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
+    try {
+      await putOnce(store, input.modelsBucket, key, body);
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`${what} of run ${input.runId} already exists with different content; it is never overwritten`, { key }, { cause: err });
+      throw err;
+    }
+  };
+  // the store writes the model on its own threads while this one hashes it (for the lineage, written last)
+  const written = writeOnce(keys.globalModel(input.runId, nextRound), next.bytes, `model ${nextRound}`);
+  written.catch(() => {});
+  const modelSha256 = next.sha256 ?? sha256(next.bytes);
+  await written;
+  const stateBytes = encodeServerState(result.state, result.dims, { runId: input.runId, round: String(nextRound), optimizer: result.optimizer.type });
+  if (stateBytes) await writeOnce(keys.serverState(input.runId, nextRound), stateBytes, `the server state of model ${nextRound}`);
+  for (const a of accepted) await recordLedgerEntry(store, input.modelsBucket, input.runId, a.updateSha256, { siteId: a.siteId, round: input.round });
+  const lineage: Lineage = {
+    version: 1,
+    runId: input.runId,
+    round: nextRound,
+    modelSha256,
+    parentRound: input.round,
+    parentSha256: input.globalModelSha256,
+    strategy: input.strategy,
+    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: weights[o.siteId] ?? 0 } : o)),
+    parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
+    privacy,
+    strategyReport,
+  };
+  await writeOnce(keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, `the lineage of model ${nextRound}`);
+  const { outcomes: _outcomes, ...rest } = input;
+  return {
+    ...rest,
+    round: nextRound,
+    globalModelKey: keys.globalModel(input.runId, nextRound),
+    globalModelSha256: modelSha256,
+    lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256, metrics: lineage.parentMetrics },
+  };
+}
+
+function checkQuorum(input: AggregateInput, outcomes: SiteOutcome[], accepted: Accepted[]): void {
+  if (accepted.length >= input.minSites) return;
+  const why = outcomes.filter((o) => o.status !== 'accepted').map((o) => (o.status === 'rejected' ? `${o.siteId} rejected (${o.reasons.map((r) => r.code).join(', ')})` : `${o.siteId} failed (${o.status === 'failed' ? o.error : ''})`));
+  throw new QuorumNotReachedError(
+    `round ${input.round} of run ${input.runId}: ${accepted.length} update(s) accepted, fewer than minSites=${input.minSites}; model ${input.round} stays current. ${why.join('; ')}`,
+    { runId: input.runId, round: input.round, accepted: accepted.length, minSites: input.minSites },
+  );
+}
+
+/** Values checked at a time for finiteness. */
+const FINITE_CHUNK = 1 << 20;
+
+/**
+ * Every updated weight of the next model is finite, or nothing is written. The gate refused
+ * non-finite updates and aggregation reads only what the gate checked, so this fails only on an
+ * overflow of the sum or a fault: the previous model stays current either way.
+ */
+function checkFinite(bytes: Uint8Array, input: AggregateInput, updatable: ReadonlySet<string>): void {
+  const spans = initializerSpans(bytes, 'the next global model');
+  const scratch = new Float32Array(FINITE_CHUNK);
+  const scratchBytes = new Uint8Array(scratch.buffer);
+  const fail = (name: string) => {
+    throw new NonFiniteModelError(`round ${input.round} of run ${input.runId}: the aggregated weight '${name}' holds a NaN or infinite value; nothing was written and model ${input.round} stays current`, { runId: input.runId, round: input.round, tensor: name });
+  };
+  let decoded: ReturnType<typeof decodeModel> | undefined;
+  for (const name of updatable) {
+    const span = spans.get(name);
+    if (span && span.offset >= 0 && span.dtype === 'float32') {
+      for (let at = 0; at < span.byteLength; at += FINITE_CHUNK * 4) {
+        const len = Math.min(FINITE_CHUNK * 4, span.byteLength - at);
+        scratchBytes.set(bytes.subarray(span.offset + at, span.offset + at + len));
+        const values = scratch.subarray(0, len / 4);
+        for (let k = 0; k < values.length; k++) if (!Number.isFinite(values[k])) fail(name);
+      }
+    } else {
+      decoded ??= decodeModel(bytes, 'the next global model');
+      const data = decoded.graph.initializers.get(name)?.data;
+      if (data instanceof Float32Array) for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) fail(name);
+    }
   }
+}
+
+interface Combined {
+  next: { bytes: Uint8Array; sha256?: string };
+  weights: Record<string, number>;
+  privacy: Lineage['privacy'];
+  accepted: Accepted[];
+  state: Map<string, Record<string, Float32Array>>;
+  dims: Map<string, number[]>;
+  optimizer: ServerOptimizer;
+  updatable: Set<string>;
+}
+
+/** The strategy and the server step over the accepted updates, from the stored model: the next model's bytes, not yet written. */
+async function combineUpdates(store: BlobStore, input: AggregateInput, accepted: Accepted[], strategyReport: Record<string, unknown>): Promise<Combined> {
   const strategy = input.strategy;
   let privacy: Lineage['privacy'] = null;
   if ('dp' in strategy && strategy.dp) {
@@ -185,42 +357,5 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     const runningStatistics = new Set([...updatable.keys()].filter((name) => roles.get(name) === 'running-statistic'));
     next = applyServerStep(bytes, input.globalModelKey, optimizer, aggregated.delta, state, runningStatistics);
   }
-  const nextRound = input.round + 1;
-  const writeOnce = async (key: string, body: Uint8Array | string, what: string) => {
-    try {
-      await putOnce(store, input.modelsBucket, key, body);
-    } catch (err) {
-      if (err instanceof ObjectExistsError) throw new CorruptGlobalModelError(`${what} of run ${input.runId} already exists with different content; it is never overwritten`, { key }, { cause: err });
-      throw err;
-    }
-  };
-  // the store writes the model on its own threads while this one hashes it (for the lineage, written last)
-  const written = writeOnce(keys.globalModel(input.runId, nextRound), next.bytes, `model ${nextRound}`);
-  written.catch(() => {});
-  const modelSha256 = next.sha256 ?? sha256(next.bytes);
-  await written;
-  const stateBytes = encodeServerState(state, dims, { runId: input.runId, round: String(nextRound), optimizer: optimizer.type });
-  if (stateBytes) await writeOnce(keys.serverState(input.runId, nextRound), stateBytes, `the server state of model ${nextRound}`);
-  const lineage: Lineage = {
-    version: 1,
-    runId: input.runId,
-    round: nextRound,
-    modelSha256,
-    parentRound: input.round,
-    parentSha256: input.globalModelSha256,
-    strategy,
-    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: weights[o.siteId] ?? 0 } : o)),
-    parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
-    privacy,
-    strategyReport,
-  };
-  await writeOnce(keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, `the lineage of model ${nextRound}`);
-  const { outcomes: _outcomes, ...rest } = input;
-  return {
-    ...rest,
-    round: nextRound,
-    globalModelKey: keys.globalModel(input.runId, nextRound),
-    globalModelSha256: modelSha256,
-    lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256, metrics: lineage.parentMetrics },
-  };
+  return { next, weights, privacy, accepted, state, dims, optimizer, updatable: new Set(updatable.keys()) };
 }

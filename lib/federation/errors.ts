@@ -9,3 +9,7 @@ export class RunConflictError extends FedradError {}
 export class QuorumNotReachedError extends FedradError {}
 /** A stored global model does not match the hash the workflow carries. */
 export class CorruptGlobalModelError extends FedradError {}
+/** A site's job found an update from an earlier attempt with other bytes and no manifest: it is never replaced. */
+export class UpdateConflictError extends FedradError {}
+/** The aggregated model holds a NaN or infinite weight: nothing is written and the previous model stays current. */
+export class NonFiniteModelError extends FedradError {}

@@ -10,9 +10,9 @@ import { encodeSafetensors } from '../model/safetensors.js';
 import { trainModel } from '../model/trainer.js';
 import type { TrainingJobEnv } from '../schemas/training-job.js';
 import type { UpdateManifest } from '../schemas/update-manifest.js';
-import { type BlobStore, putOnce } from '../storage/blob-store.js';
+import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
-import { CorruptGlobalModelError } from './errors.js';
+import { CorruptGlobalModelError, UpdateConflictError } from './errors.js';
 import { computeUpdate } from './update.js';
 
 export function metricsRecord(m: Metrics | undefined): Record<string, number> {
@@ -20,6 +20,8 @@ export function metricsRecord(m: Metrics | undefined): Record<string, number> {
   const { task: _task, ...rest } = m;
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
 }
+
+const finiteOrNull = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
 
 export interface SiteTrainingResult {
   status: 'written' | 'already-present';
@@ -55,15 +57,26 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
     sampleCount: data.train.count,
     globalMetrics: metricsRecord(globalMetrics),
     localMetrics: metricsRecord(result.metrics),
-    trainLoss: result.epochLosses.at(-1) ?? Number.NaN,
+    trainLoss: finiteOrNull(result.epochLosses.at(-1)),
     steps: result.steps,
     executionProvider: result.executionProvider,
     seconds: (performance.now() - started) / 1000,
   };
-  // The update first, the manifest last and once: the manifest commits the update. An update file
-  // without a manifest is from a crashed attempt and may be replaced; the gate checks the hash.
-  await store.put(job.FEDRAD_SITE_BUCKET, keys.update(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND), update, { contentType: 'application/octet-stream' });
+  // The update first, the manifest last: the manifest commits the update. Both are written once
+  // (If-None-Match: *): a retried job that trains the same bytes succeeds, and one whose earlier
+  // attempt left different bytes stops with a message rather than replacing what may be read.
+  const updateKey = keys.update(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND);
+  try {
+    await putOnce(store, job.FEDRAD_SITE_BUCKET, updateKey, update, 'application/octet-stream');
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+    throw new UpdateConflictError(
+      `site ${job.FEDRAD_SITE_ID}: s3://${job.FEDRAD_SITE_BUCKET}/${updateKey} already holds other bytes from an earlier attempt that wrote no manifest; updates are never overwritten. The site's operator may delete that object to let this round's job write again.`,
+      { site: job.FEDRAD_SITE_ID, key: updateKey },
+      { cause: err },
+    );
+  }
   await putOnce(store, job.FEDRAD_SITE_BUCKET, manifestKey, `${JSON.stringify(manifest, null, 1)}\n`, 'application/json');
-  log(`site ${job.FEDRAD_SITE_ID}: update written (${update.length} bytes, train loss ${manifest.trainLoss.toFixed(4)})`);
+  log(`site ${job.FEDRAD_SITE_ID}: update written (${update.length} bytes, train loss ${manifest.trainLoss?.toFixed(4) ?? 'none'})`);
   return { status: 'written', manifest };
 }

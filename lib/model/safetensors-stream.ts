@@ -2,7 +2,8 @@
 // bounded length and checked (dtype whitelist, shapes, offsets in range, no overlap, sizes that add
 // up to the file), then tensors are read by ranges. A 2 GB file is judged from its first bytes.
 import { ModelFormatError } from '../errors.js';
-import { numel } from './graph.js';
+import { parseStrictJson } from '../util/strict-json.js';
+import { escapeUntrusted, quoteUntrusted } from '../util/untrusted-text.js';
 
 export interface RangeReader {
   /** total size in bytes */
@@ -35,55 +36,98 @@ export interface IndexLimits {
 }
 
 export const DEFAULT_INDEX_LIMITS: IndexLimits = { maxHeaderBytes: 1024 * 1024, maxTensors: 10_000 };
+/** `__metadata__` bounds: string keys to string values, this many, this long. */
+export const METADATA_LIMITS = { entries: 32, keyLength: 64, valueLength: 256 };
+
+/** What is wrong with a safetensors file, as a stable code the gate reports. */
+export type SafetensorsProblem = 'malformed' | 'duplicate-key' | 'bad-metadata';
+
+export class SafetensorsFormatError extends ModelFormatError {
+  readonly code: SafetensorsProblem;
+  constructor(code: SafetensorsProblem, message: string, context: Record<string, unknown>) {
+    super(message, context);
+    this.code = code;
+  }
+}
+
+const name = (n: string) => quoteUntrusted(n, 80);
+/** A JSON value from the file, for a message: bounded and escaped, never more than a short prefix. */
+const shown = (v: unknown) => escapeUntrusted(JSON.stringify(v) ?? typeof v, 60);
 
 export async function readSafetensorsIndex(reader: RangeReader, source: string, limits: IndexLimits = DEFAULT_INDEX_LIMITS): Promise<SafetensorsIndex> {
-  const fail = (why: string): never => {
-    throw new ModelFormatError(`${source}: ${why}`, { source });
+  const fail = (why: string, code: SafetensorsProblem = 'malformed'): never => {
+    throw new SafetensorsFormatError(code, `${source}: ${why}`, { source });
   };
   if (reader.size < 8) fail(`${reader.size} bytes is too short for a safetensors file (8-byte header length first)`);
   const lenBytes = await reader.read(0, 8);
+  if (lenBytes.length !== 8) fail(`the first 8 bytes could not be read (${lenBytes.length} read)`);
   const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
   if (headerLen > limits.maxHeaderBytes) fail(`header length ${headerLen} exceeds the ${limits.maxHeaderBytes}-byte limit`);
   if (8 + headerLen > reader.size) fail(`header length ${headerLen} runs past the end of the ${reader.size}-byte file`);
   const headerRaw = await reader.read(8, 8 + headerLen);
-  let header: Record<string, unknown>;
+  if (headerRaw.length !== headerLen) fail(`the header could not be read whole (${headerRaw.length} of ${headerLen} bytes)`);
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerRaw));
-  } catch (cause) {
-    return fail(`header is not valid UTF-8 JSON (${(cause as Error).message.slice(0, 200)})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerRaw);
+  } catch {
+    return fail('header is not valid UTF-8');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const parsed = parseStrictJson(text);
+  if (!parsed.ok) return fail(`header ${parsed.problem.message}`, parsed.problem.code === 'duplicate-key' ? 'duplicate-key' : 'malformed');
+  const header = parsed.value as Record<string, unknown>;
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(`header is ${Array.isArray(header) ? 'an array' : `a ${header === null ? 'null' : typeof header}`}, not a JSON object of tensors`);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   if (names.length > limits.maxTensors) fail(`${names.length} tensors exceed the limit of ${limits.maxTensors}`);
+  const metadata = readMetadata(header.__metadata__, fail);
   const dataStart = 8 + headerLen;
   const dataLen = reader.size - dataStart;
   const entries: TensorEntry[] = [];
-  for (const name of names) {
-    const e = header[name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null) fail(`tensor '${name}' has no description`);
-    if (e.dtype !== 'F32') fail(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; updates must be F32`);
-    if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape).slice(0, 100)}`);
+  for (const n of names) {
+    const e = header[n] as Record<string, unknown>;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`tensor ${name(n)} is described by ${shown(e)}, not an object with dtype, shape and data_offsets`);
+    const extra = Object.keys(e).filter((k) => k !== 'dtype' && k !== 'shape' && k !== 'data_offsets');
+    if (extra.length) fail(`tensor ${name(n)} has unknown field ${quoteUntrusted(extra[0], 40)}; allowed: dtype, shape, data_offsets`);
+    if (e.dtype === undefined) fail(`tensor ${name(n)} has no dtype; updates must be "F32"`);
+    if (e.dtype !== 'F32') fail(`tensor ${name(n)} has dtype ${shown(e.dtype)}; updates must be "F32"`);
+    if (e.shape === undefined) fail(`tensor ${name(n)} has no shape; give it as an array of non-negative integers`);
+    if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name(n)} has shape ${shown(e.shape)}; a shape is an array of at most 8 non-negative integers`);
+    if (e.data_offsets === undefined) fail(`tensor ${name(n)} has no data_offsets; give [begin, end] byte offsets into the data`);
     const offs = e.data_offsets as unknown[];
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(e.data_offsets).slice(0, 100)}`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) fail(`tensor ${name(n)} has data_offsets ${shown(e.data_offsets)}; they must be [begin, end], two non-negative integers`);
     const [begin, end] = offs as number[];
-    if (begin > end || end > dataLen) fail(`tensor '${name}' data_offsets [${begin}, ${end}] are out of the ${dataLen} data bytes`);
+    if (begin > end) fail(`tensor ${name(n)} has reversed data_offsets [${begin}, ${end}]: begin must not exceed end`);
+    if (end > dataLen) fail(`tensor ${name(n)} data_offsets [${begin}, ${end}] run past the ${dataLen} data bytes`);
     const dims = e.shape as number[];
-    if (end - begin !== numel(dims) * 4) fail(`tensor '${name}' has ${end - begin} bytes but shape [${dims}] of F32 needs ${numel(dims) * 4}`);
-    entries.push({ name, dtype: 'float32', dims, begin: dataStart + begin, end: dataStart + end });
+    const need = dims.reduce((a, d) => a * d, 1) * 4;
+    if (end - begin !== need) fail(`tensor ${name(n)} has ${end - begin} bytes but shape [${dims}] of F32 needs ${need}`);
+    entries.push({ name: n, dtype: 'float32', dims, begin: dataStart + begin, end: dataStart + end });
   }
-  entries.sort((a, b) => a.begin - b.begin);
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = dataStart;
   for (const [i, e] of entries.entries()) {
-    if (e.begin < cursor) fail(`tensors '${entries[i - 1].name}' and '${e.name}' overlap`);
-    if (e.begin > cursor) fail(`${e.begin - cursor} bytes before tensor '${e.name}' belong to no tensor`);
+    if (e.begin < cursor) fail(`tensors ${name(entries[i - 1].name)} and ${name(e.name)} overlap`);
+    if (e.begin > cursor) fail(`${e.begin - cursor} bytes before tensor ${name(e.name)} belong to no tensor`);
     cursor = e.end;
   }
   if (cursor !== reader.size) fail(`the tensors' sizes add up to ${cursor - dataStart} data bytes but the file has ${dataLen}`);
-  const meta = (header.__metadata__ ?? {}) as Record<string, string>;
   const headerBytes = new Uint8Array(8 + headerLen);
   headerBytes.set(lenBytes, 0);
   headerBytes.set(headerRaw, 8);
-  return { headerBytes, entries, metadata: typeof meta === 'object' && meta !== null ? meta : {} };
+  return { headerBytes, entries, metadata };
+}
+
+/** `__metadata__`: absent, or an object of at most METADATA_LIMITS.entries strings (safetensors' own rule, bounded). */
+function readMetadata(raw: unknown, fail: (why: string, code: SafetensorsProblem) => never): Record<string, string> {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`__metadata__ is ${shown(raw)}; it must be an object of string values`, 'bad-metadata');
+  const entries = Object.entries(raw);
+  if (entries.length > METADATA_LIMITS.entries) fail(`__metadata__ has ${entries.length} entries; at most ${METADATA_LIMITS.entries} are accepted`, 'bad-metadata');
+  for (const [k, v] of entries) {
+    if (k.length > METADATA_LIMITS.keyLength) fail(`__metadata__ key ${quoteUntrusted(k, 40)} is ${k.length} characters long; at most ${METADATA_LIMITS.keyLength}`, 'bad-metadata');
+    if (typeof v !== 'string') fail(`__metadata__ ${quoteUntrusted(k, 40)} is ${shown(v)}; metadata values must be strings`, 'bad-metadata');
+    if ((v as string).length > METADATA_LIMITS.valueLength) fail(`__metadata__ ${quoteUntrusted(k, 40)} is ${(v as string).length} characters long; at most ${METADATA_LIMITS.valueLength}`, 'bad-metadata');
+  }
+  return raw as Record<string, string>;
 }
 
 /**

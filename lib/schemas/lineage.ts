@@ -4,7 +4,7 @@ import { StrategySchema } from './strategy.js';
 import { SiteMetricsSchema } from './update-manifest.js';
 
 export const SiteOutcomeSchema = z.discriminatedUnion('status', [
-  z.object({ siteId: z.string(), status: z.literal('accepted'), sampleCount: z.number().int(), weight: z.number(), norm: z.number().optional(), updateSha256: z.string(), globalMetrics: SiteMetricsSchema, localMetrics: SiteMetricsSchema, trainingSeconds: z.number().optional() }).strict(),
+  z.object({ siteId: z.string(), status: z.literal('accepted'), sampleCount: z.number().int(), weight: z.number(), norm: z.number().optional(), updateSha256: z.string(), updateVersion: z.string().max(400).optional(), globalMetrics: SiteMetricsSchema, localMetrics: SiteMetricsSchema, trainingSeconds: z.number().optional() }).strict(),
   z.object({ siteId: z.string(), status: z.literal('rejected'), reasons: z.array(z.object({ code: z.string(), message: z.string() }).strict()) }).strict(),
   z.object({ siteId: z.string(), status: z.literal('failed'), error: z.string(), cause: z.string().optional() }).strict(),
 ]);

@@ -45,14 +45,26 @@ export type Strategy = z.infer<typeof StrategySchema>;
 export type StrategyInput = z.input<typeof StrategySchema>;
 export type StrategyType = Strategy['type'];
 
+/** Default relative norm bound: honest sites' update norms spread far less (see docs/update-gate.md). */
+export const DEFAULT_MAX_NORM_OVER_MEDIAN = 10;
+/** Default near-zero threshold: an update this much smaller than the round's median moved nothing. */
+export const DEFAULT_MIN_NORM_OVER_MEDIAN = 1e-3;
+
 export const GateConfigSchema = z
   .object({
     /** largest update file accepted, bytes */
     maxUpdateBytes: z.number().int().positive().max(8 * 1024 ** 3).default(2 * 1024 ** 3),
     /** reject updates whose L2 norm exceeds this */
     maxNorm: positive.optional(),
-    /** reject updates whose L2 norm exceeds this multiple of the round's median update norm */
-    maxNormOverMedian: z.number().min(1).optional(),
+    /**
+     * reject updates whose L2 norm exceeds this multiple of the round's median update norm (the lower
+     * median for an even count, so that of two sites the larger cannot set its own bound); null turns it off
+     */
+    maxNormOverMedian: z.number().min(1).nullable().default(DEFAULT_MAX_NORM_OVER_MEDIAN),
+    /** reject as no-progress updates whose L2 norm is below this fraction of the round's median norm; null turns it off */
+    minNormOverMedian: z.number().min(0).max(1).nullable().default(DEFAULT_MIN_NORM_OVER_MEDIAN),
+    /** accept all-zero and near-zero updates (a site that may legitimately not move the model) */
+    allowNoProgress: z.boolean().default(false),
     minSamples: z.number().int().min(1).default(1),
     maxSamples: z.number().int().positive().default(10_000_000),
   })

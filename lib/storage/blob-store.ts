@@ -11,16 +11,27 @@ export interface PutOptions {
 export interface ObjectInfo {
   size: number;
   etag?: string;
+  /**
+   * Names this exact content: S3's VersionId in a versioned bucket (else the ETag), a file's identity
+   * (inode, size, modification and change times) in the folder store. A read given a version returns
+   * those bytes or fails with ObjectChangedError: what was checked is what is read.
+   */
+  version?: string;
+}
+
+export interface ReadOptions {
+  /** read this version only (ObjectInfo.version); fail with ObjectChangedError if it is gone or replaced */
+  version?: string;
 }
 
 export interface BlobStore {
   /** where the store points, for messages */
   readonly location: string;
-  get(bucket: string, key: string): Promise<Uint8Array>;
+  get(bucket: string, key: string, options?: ReadOptions): Promise<Uint8Array>;
   /** bytes [start, end) of an object; fewer if the object is shorter */
-  getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
+  getRange(bucket: string, key: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   /** optional: reads bytes from `start` into `target` (no new buffer); returns how many were read */
-  readRangeInto?(bucket: string, key: string, start: number, target: Uint8Array): Promise<number>;
+  readRangeInto?(bucket: string, key: string, start: number, target: Uint8Array, options?: ReadOptions): Promise<number>;
   put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
   /** every key under the prefix, sorted */
@@ -30,6 +41,22 @@ export interface BlobStore {
 export class ObjectNotFoundError extends FedradError {
   constructor(bucket: string, key: string, location: string, options?: { cause?: unknown }) {
     super(`s3://${bucket}/${key} does not exist (store: ${location})`, { bucket, key }, options);
+  }
+}
+
+/** The object is no longer the version that was asked for: replaced, or that version deleted. */
+export class ObjectChangedError extends FedradError {
+  constructor(bucket: string, key: string, version: string, options?: { cause?: unknown }) {
+    super(`s3://${bucket}/${key} is no longer the version that was read before (${version.slice(0, 80)}): it was replaced or deleted`, { bucket, key, version }, options);
+  }
+}
+
+/** The store will not read this key: not a regular object (a link, a folder, a loop of links). */
+export class ObjectRefusedError extends FedradError {
+  readonly reason: string;
+  constructor(bucket: string, key: string, reason: string, options?: { cause?: unknown }) {
+    super(`s3://${bucket}/${key} is refused: ${reason}`, { bucket, key }, options);
+    this.reason = reason;
   }
 }
 

@@ -1,9 +1,18 @@
 // The local BlobStore: <root>/<bucket>/<key>. Writes go to a temporary file first and are renamed
 // into place (atomic); conditional writes link the file into place, which fails if the key exists.
+// Reads never follow a link: a key is a regular file reached through real folders, as in S3, where
+// an object is bytes and never a pointer to another (a site cannot redirect a central read).
+// An object's version is the file's identity (inode, size, modification and change times, in ns):
+// any write to the file or a replacement of it changes it, so a read pinned to a version either
+// returns the bytes that were checked or fails.
+import { constants, type BigIntStats } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { type BlobStore, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions } from './blob-store.js';
+import { type BlobStore, ObjectChangedError, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, ObjectRefusedError, type PutOptions, type ReadOptions } from './blob-store.js';
+
+const versionOf = (s: BigIntStats): string => `file:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+const HAS_PROC_FD = process.platform === 'linux';
 
 const SAFE_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -12,6 +21,12 @@ export class FolderBlobStore implements BlobStore {
 
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  private realRootPath?: string;
+  private async realRoot(): Promise<string> {
+    this.realRootPath ??= await realpath(this.root);
+    return this.realRootPath;
   }
 
   get location(): string {
@@ -25,32 +40,66 @@ export class FolderBlobStore implements BlobStore {
     return full;
   }
 
-  async get(bucket: string, key: string): Promise<Uint8Array> {
+  /**
+   * Opens a key for reading: the last component must not be a link (O_NOFOLLOW), and the file the
+   * handle holds must sit at the key's own path (no linked folder on the way), checked on the open
+   * handle itself so that nothing can be swapped in between the check and the read.
+   */
+  private async openObject(bucket: string, key: string): Promise<{ handle: FileHandle; stats: BigIntStats }> {
+    const full = this.path(bucket, key);
+    let handle: FileHandle;
     try {
-      const buf = await readFile(this.path(bucket, key));
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength); // a view, not a copy
+      handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+      if (code === 'ELOOP') throw new ObjectRefusedError(bucket, key, 'it is a symbolic link (or a loop of links); objects are regular files', { cause: err });
+      if (code === 'ENOTDIR') throw new ObjectRefusedError(bucket, key, 'a folder on its path is not a folder', { cause: err });
+      throw err;
+    }
+    try {
+      const stats = (await handle.stat({ bigint: true })) as BigIntStats;
+      if (!stats.isFile()) throw new ObjectRefusedError(bucket, key, 'it is not a regular file');
+      const actual = HAS_PROC_FD ? await readlink(`/proc/self/fd/${handle.fd}`) : await realpath(full);
+      // the root itself may sit below a linked folder (macOS /tmp): compare below the root's real path
+      if (actual !== join(await this.realRoot(), relative(this.root, full))) throw new ObjectRefusedError(bucket, key, 'a folder on its path is a symbolic link; objects are reached through real folders only');
+      return { handle, stats };
+    } catch (err) {
+      await handle.close();
       throw err;
     }
   }
 
-  async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+  private checkVersion(bucket: string, key: string, stats: BigIntStats, options: ReadOptions): void {
+    if (options.version && versionOf(stats) !== options.version) throw new ObjectChangedError(bucket, key, options.version);
+  }
+
+  async get(bucket: string, key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const { handle, stats } = await this.openObject(bucket, key);
+    try {
+      this.checkVersion(bucket, key, stats, options);
+      const buf = await handle.readFile();
+      if (options.version) this.checkVersion(bucket, key, (await handle.stat({ bigint: true })) as BigIntStats, options);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength); // a view, not a copy
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async getRange(bucket: string, key: string, start: number, end: number, options: ReadOptions = {}): Promise<Uint8Array> {
     const buf = Buffer.allocUnsafe(Math.max(0, end - start)); // filled by the read
-    const n = await this.readRangeInto(bucket, key, start, buf);
+    const n = await this.readRangeInto(bucket, key, start, buf, options);
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
-  async readRangeInto(bucket: string, key: string, start: number, target: Uint8Array): Promise<number> {
-    let handle;
+  async readRangeInto(bucket: string, key: string, start: number, target: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    const { handle, stats } = await this.openObject(bucket, key);
     try {
-      handle = await open(this.path(bucket, key), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
-      throw err;
-    }
-    try {
-      return (await handle.read(target, 0, target.length, start)).bytesRead;
+      this.checkVersion(bucket, key, stats, options);
+      const n = (await handle.read(target, 0, target.length, start)).bytesRead;
+      // a write that raced this read changed the file's times: the bytes may be mixed, so they are refused
+      if (options.version) this.checkVersion(bucket, key, (await handle.stat({ bigint: true })) as BigIntStats, options);
+      return n;
     } finally {
       await handle.close();
     }
@@ -76,14 +125,19 @@ export class FolderBlobStore implements BlobStore {
     }
   }
 
+  /** The object's size and version; undefined when absent; ObjectRefusedError for a link or a folder. */
   async head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
     try {
-      const s = await stat(this.path(bucket, key));
-      return s.isFile() ? { size: s.size } : undefined;
+      const s = (await lstat(this.path(bucket, key), { bigint: true })) as BigIntStats;
+      if (s.isDirectory()) return undefined; // a "prefix", as in S3
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw err;
     }
+    const { handle, stats } = await this.openObject(bucket, key);
+    await handle.close();
+    return { size: Number(stats.size), version: versionOf(stats) };
   }
 
   async list(bucket: string, prefix: string): Promise<string[]> {

@@ -9,6 +9,10 @@ export function checkRunId(runId: string): string {
   return runId;
 }
 
+function checkSha(sha: string): never {
+  throw new FedradError(`'${sha.slice(0, 70)}' is not a SHA-256 (64 lowercase hex digits)`, {});
+}
+
 const pad = (round: number) => String(round).padStart(4, '0');
 const runPrefix = (runId: string) => `runs/${checkRunId(runId)}/`;
 
@@ -23,6 +27,8 @@ export const keys = {
   /** a round's aggregation on Batch: its input and result (round unpadded: the workflow formats these keys) */
   aggregationInput: (runId: string, round: number) => `${runPrefix(runId)}aggregation/${round}/input.json`,
   aggregationOutput: (runId: string, round: number) => `${runPrefix(runId)}aggregation/${round}/output.json`,
+  /** the replay ledger: one entry per update accepted in the run, by the update's SHA-256 */
+  ledgerEntry: (runId: string, updateSha256: string) => `${runPrefix(runId)}ledger/${/^[0-9a-f]{64}$/.test(updateSha256) ? updateSha256 : checkSha(updateSha256)}.json`,
   reportPrefix: (runId: string) => `${runPrefix(runId)}report/`,
   report: (runId: string, file: string) => `${runPrefix(runId)}report/${file}`,
   // site buckets

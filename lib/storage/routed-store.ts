@@ -1,7 +1,7 @@
 // A BlobStore that sends each bucket to the store that may reach it: a training job whose site lives
 // in another AWS account reads and writes the site's bucket with the site's role (assumed in that
 // account) and the global models with its own.
-import type { BlobStore, ObjectInfo, PutOptions } from './blob-store.js';
+import type { BlobStore, ObjectInfo, PutOptions, ReadOptions } from './blob-store.js';
 
 export class BucketRoutedStore implements BlobStore {
   constructor(
@@ -17,12 +17,12 @@ export class BucketRoutedStore implements BlobStore {
     return this.routes.get(bucket) ?? this.fallback;
   }
 
-  get(bucket: string, key: string): Promise<Uint8Array> {
-    return this.of(bucket).get(bucket, key);
+  get(bucket: string, key: string, options?: ReadOptions): Promise<Uint8Array> {
+    return this.of(bucket).get(bucket, key, options);
   }
 
-  getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
-    return this.of(bucket).getRange(bucket, key, start, end);
+  getRange(bucket: string, key: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array> {
+    return this.of(bucket).getRange(bucket, key, start, end, options);
   }
 
   put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void> {

@@ -2,7 +2,15 @@
 // MinIO, s3rver): the SDK honours AWS_ENDPOINT_URL, or pass an endpoint explicitly.
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
-import { type BlobStore, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions } from './blob-store.js';
+import { type BlobStore, ObjectChangedError, ObjectExistsError, type ObjectInfo, ObjectNotFoundError, type PutOptions, type ReadOptions } from './blob-store.js';
+
+/** A read pinned to a version: by VersionId in a versioned bucket, else by ETag (If-Match). */
+function pinned(version: string | undefined): { VersionId?: string; IfMatch?: string } {
+  if (!version) return {};
+  if (version.startsWith('version:')) return { VersionId: version.slice('version:'.length) };
+  if (version.startsWith('etag:')) return { IfMatch: version.slice('etag:'.length) };
+  return { IfMatch: version };
+}
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -36,27 +44,33 @@ export class S3BlobStore implements BlobStore {
     return this.endpoint ? `S3 at ${this.endpoint}` : 'S3';
   }
 
-  async get(bucket: string, key: string): Promise<Uint8Array> {
+  async get(bucket: string, key: string, options: ReadOptions = {}): Promise<Uint8Array> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...pinned(options.version) }));
       return await out.Body!.transformToByteArray();
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)) throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
-      throw err;
+      throw this.readError(err, bucket, key, options);
     }
   }
 
-  async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+  async getRange(bucket: string, key: string, start: number, end: number, options: ReadOptions = {}): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, ...pinned(options.version) }));
       return await out.Body!.transformToByteArray();
     } catch (err) {
-      const status = (err as S3ServiceException).$metadata?.httpStatusCode;
-      if (status === 404) throw new ObjectNotFoundError(bucket, key, this.location, { cause: err });
-      if (status === 416) return new Uint8Array(0); // range starts past the end
-      throw err;
+      if ((err as S3ServiceException).$metadata?.httpStatusCode === 416) return new Uint8Array(0); // range starts past the end
+      throw this.readError(err, bucket, key, options);
     }
+  }
+
+  private readError(err: unknown, bucket: string, key: string, options: ReadOptions): unknown {
+    const status = (err as S3ServiceException).$metadata?.httpStatusCode;
+    const name = (err as Error).name;
+    // a pinned read: the version is gone (404 NoSuchVersion, or 400 for a malformed id) or the ETag moved (412)
+    if (options.version && (status === 412 || name === 'NoSuchVersion' || (status === 404 && options.version.startsWith('version:')) || (status === 400 && name === 'InvalidArgument'))) return new ObjectChangedError(bucket, key, options.version, { cause: err });
+    if (status === 404 || name === 'NoSuchKey') return new ObjectNotFoundError(bucket, key, this.location, { cause: err });
+    return err;
   }
 
   async put(bucket: string, key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
@@ -76,7 +90,8 @@ export class S3BlobStore implements BlobStore {
   async head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return { size: out.ContentLength ?? 0, etag: out.ETag };
+      const version = out.VersionId && out.VersionId !== 'null' ? `version:${out.VersionId}` : out.ETag ? `etag:${out.ETag}` : undefined;
+      return { size: out.ContentLength ?? 0, etag: out.ETag, version };
     } catch (err) {
       if ((err as S3ServiceException).$metadata?.httpStatusCode === 404) return undefined;
       throw err;

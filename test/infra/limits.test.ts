@@ -32,7 +32,7 @@ describe('a run of 1,000 rounds x 50 sites', () => {
     const state: RoundState = {
       runId, round: 999, rounds: ROUNDS, minSites: 26, modelsBucket: `fedrad-${'x'.repeat(40)}-models`,
       strategy: { type: 'fedadam', serverLearningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001, clipNorm: 10, dp: { clipNorm: 1, noiseMultiplier: 1.1, delta: 1e-5, epsilonBudget: 8 } },
-      gate: { maxUpdateBytes: 2 ** 31, maxNorm: 100, maxNormOverMedian: 3, minSamples: 1, maxSamples: 1e7 },
+      gate: { maxUpdateBytes: 2 ** 31, maxNorm: 100, maxNormOverMedian: 3, minNormOverMedian: 0.001, allowNoProgress: false, minSamples: 1, maxSamples: 1e7 },
       trainingSpec: JSON.stringify({ loss: 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.0001 }, gradientClipNorm: 1, fedproxMu: 0.01, epochs: 1, batchSize: 32, seed: 0 }),
       globalModelKey: keys.globalModel(runId, 999), globalModelSha256: 'f'.repeat(64),
       sites: deployment.sites.map((s) => ({ ...s, bucket: `${s.bucket}-${'b'.repeat(20)}` })),

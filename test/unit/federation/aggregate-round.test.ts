@@ -11,6 +11,7 @@ import type { AggregateInput } from '../../../lib/federation/round-state.js';
 import { floatTensor, GraphBuilder, type Model, OPSET } from '../../../lib/model/graph.js';
 import { decodeModel, encodeModel, initializerSpans, sha256 } from '../../../lib/model/onnx-io.js';
 import { encodeSafetensors } from '../../../lib/model/safetensors.js';
+import { GateConfigSchema } from '../../../lib/schemas/strategy.js';
 import { FolderBlobStore } from '../../../lib/storage/folder-store.js';
 import { keys } from '../../../lib/storage/keys.js';
 import { Random } from '../../../lib/util/random.js';
@@ -46,12 +47,18 @@ afterAll(async () => {
 
 async function aggregate(runId: string, strategy: AggregateInput['strategy']): Promise<Model> {
   await store.put('fedrad-models', keys.globalModel(runId, 0), modelBytes);
-  for (const s of SITES) await store.put(`fedrad-${s}`, keys.update(runId, 0), await store.get(`fedrad-${s}`, keys.update('r', 0)));
+  const outcomes = [];
+  for (const [i, s] of SITES.entries()) {
+    const bytes = await store.get(`fedrad-${s}`, keys.update('r', 0));
+    if (!(await store.head(`fedrad-${s}`, keys.update(runId, 0)))) await store.put(`fedrad-${s}`, keys.update(runId, 0), bytes); // a re-run reads what is there
+    const updateVersion = (await store.head(`fedrad-${s}`, keys.update(runId, 0)))!.version;
+    outcomes.push({ siteId: s, status: 'accepted', sampleCount: SAMPLES[i], weight: 0, norm: 1, updateSha256: sha256(bytes), updateVersion, globalMetrics: {}, localMetrics: {} });
+  }
   const input: AggregateInput = {
-    runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-models', strategy, gate: { maxUpdateBytes: 2 ** 31, minSamples: 1, maxSamples: 1e7 },
+    runId, round: 0, rounds: 1, minSites: 1, modelsBucket: 'fedrad-models', strategy, gate: GateConfigSchema.parse({}),
     trainingSpec: '{}', globalModelKey: keys.globalModel(runId, 0), globalModelSha256: sha256(modelBytes), lastRound: null, aggregation: 'lambda',
     sites: SITES.map((s) => ({ siteId: s, bucket: `fedrad-${s}`, jobDefinitionArn: 'arn:x' })),
-    outcomes: SITES.map((s, i) => ({ siteId: s, status: 'accepted', sampleCount: SAMPLES[i], weight: 0, norm: 1, updateSha256: 'x', globalMetrics: {}, localMetrics: {} })),
+    outcomes,
   };
   const next = await aggregateRound(store, input);
   return decodeModel(await store.get('fedrad-models', next.globalModelKey));
