@@ -38,7 +38,8 @@ export function noopLauncher(store: BlobStore): JobLauncher {
     // A tiny constant step per site (not zero), so that which sites are aggregated shows in the result.
     const step = 1e-4 * (1 + [...env.FEDRAD_SITE_ID].reduce((a, c) => a + c.charCodeAt(0), 0) % 17);
     const deltas = new Map([...updatableInitializers(decodeModel(bytes))].map(([name, t]) => [name, floatTensor(t.dims, new Float32Array(t.data.length).fill(step))]));
-    const update = encodeSafetensors(deltas);
+    // the metadata the real job writes: it also makes each round's bytes distinct, as training would
+    const update = encodeSafetensors(deltas, { siteId: env.FEDRAD_SITE_ID, runId: env.FEDRAD_RUN_ID, round: env.FEDRAD_ROUND });
     const manifest: UpdateManifest = {
       version: 1, siteId: env.FEDRAD_SITE_ID, runId: env.FEDRAD_RUN_ID, round, baseModelSha256: sha256(bytes), updateSha256: sha256(update),
       sampleCount: 1, globalMetrics: {}, localMetrics: {}, trainLoss: 0, steps: 0, executionProvider: 'none', seconds: 0,
