@@ -42,5 +42,11 @@ export function parseStrictJson(text: string): { ok: true; value: unknown } | { 
   }
   const dup = findDuplicate(tree.body, 'the document');
   if (dup) return { ok: false, problem: dup };
-  return { ok: true, value: JSON.parse(text) };
+  // JSON.parse has the last word: momoa lets a few things through that JSON does not (raw control characters in strings)
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    return { ok: false, problem: { code: 'not-json', message: `is not valid JSON${at ? ` at character ${at}` : ''}` } };
+  }
 }
