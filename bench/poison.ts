@@ -6,7 +6,8 @@
 // length grows with the site's size, and Krum (nearest neighbours) then keeps the smallest site in most rounds.
 // Usage: npm run bench:poison [-- --rounds 10 --attacker site-1 --max-images 600 --local-steps 10 | --epochs 1
 //   --clean-robust --norm batch|group --server-momentum 0 --only krum,median --no-nan
-//   --recalibrated-on-test]  (diagnosis: each round's accuracy again after recomputing BatchNorm statistics on the test set itself)
+//   --recalibrated-on-test --default-gate]  (--default-gate: keep the gate's relative norm bound on, which rejects the attacker)
+//    (diagnosis: each round's accuracy again after recomputing BatchNorm statistics on the test set itself)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,10 @@ import { keys } from '../lib/storage/keys.js';
 import { tamperingLauncher } from '../infra/local/trainers.js';
 import type { RunInputRaw } from '../lib/schemas/run-input.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string' }, 'local-steps': { type: 'string' }, 'no-nan': { type: 'boolean', default: false }, 'recalibrated-on-test': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, attacker: { type: 'string', default: 'site-1' }, 'max-images': { type: 'string', default: '600' }, 'clean-robust': { type: 'boolean', default: false }, 'server-momentum': { type: 'string', default: '0' }, only: { type: 'string' }, norm: { type: 'string', default: 'batch' }, epochs: { type: 'string' }, 'local-steps': { type: 'string' }, 'no-nan': { type: 'boolean', default: false }, 'recalibrated-on-test': { type: 'boolean', default: false }, 'default-gate': { type: 'boolean', default: false } } });
+// The gate's default relative norm bound (10 x the round's median) already rejects a x -10 site: the
+// strategies are measured without it unless --default-gate, so that they face the attacker themselves.
+const gate: RunInputRaw['gate'] = values['default-gate'] ? undefined : { maxNormOverMedian: null };
 const momentum = Number(values['server-momentum']);
 const rounds = Number(values.rounds);
 const out = await mkdtemp(join(tmpdir(), 'fedrad-poison-'));
@@ -68,7 +72,7 @@ try {
   for (const [name, strategy, attacked] of runs) {
     if (values.only && name !== 'fedavg (clean)' && !values.only.split(',').includes(name)) continue;
     const r = await simulate({
-      ...common, runId: name.replace(/\W+/g, '-'), strategyConfig: strategy, minSites: 5,
+      ...common, runId: name.replace(/\W+/g, '-'), strategyConfig: strategy, minSites: 5, gate,
       wrapLauncher: attacked ? (launch, store) => tamperingLauncher(launch, store, values.attacker!, (v) => v.forEach((x, i) => (v[i] = -10 * x))) : undefined,
     });
     const metric = r.federatedMetric;
@@ -77,7 +81,7 @@ try {
     const aucLast3 = lastMean(r.report.rounds.map((x) => x.testRocAuc));
     if (name === 'fedavg (clean)') [clean, cleanAuc, cleanLast3, cleanAucLast3] = [metric, auc, last3, aucLast3];
     console.log(JSON.stringify({
-      strategy: name, norm: values.norm, ...budget, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
+      strategy: name, gate: gate ?? 'default', norm: values.norm, ...budget, serverMomentum: 'serverMomentum' in (strategy ?? {}) ? momentum : undefined, attacker: attacked ? `${values.attacker} x -10` : null, rounds, status: r.status, metric: r.metric,
       heldOut: metric, perRound: r.report.rounds.map((x) => x.testMetric),
       // the last three rounds' mean: a robust aggregate's accuracy swings round to round
       heldOutLast3: last3, heldOutRocAucLast3: aucLast3,

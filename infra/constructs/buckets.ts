@@ -45,3 +45,22 @@ export function denyUnencryptedUploads(bucket: s3.Bucket, key: kms.IKey): void {
     }),
   );
 }
+
+/**
+ * Updates are written once: a PUT under updates/ without If-None-Match: * is refused, so no principal
+ * (a site's own job included) can replace an update the gate may have read. Aggregation reads the
+ * exact S3 version the gate checked, so even a replaced object would not reach a model; this keeps
+ * the history plain as well.
+ */
+export function denyUpdateOverwrites(bucket: s3.Bucket): void {
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyUpdateWritesThatMayOverwrite',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects('updates/*')],
+      conditions: { Null: { 's3:if-none-match': 'true' } },
+    }),
+  );
+}

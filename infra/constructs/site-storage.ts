@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { siteAccessRoleName, siteAccountBucketName } from '../naming.js';
-import { denyUnencryptedUploads } from './buckets.js';
+import { denyUnencryptedUploads, denyUpdateOverwrites } from './buckets.js';
 
 export interface SiteStorageProps {
   site: SiteConfig;
@@ -62,6 +62,7 @@ export class SiteStorage extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     denyUnencryptedUploads(bucket, this.key);
+    denyUpdateOverwrites(bucket);
     this.bucket = bucket;
   }
 }

@@ -12,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
-import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
+import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '../constructs/buckets.js';
 import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
 export interface SiteAccountStackProps extends StackProps {
@@ -54,6 +54,7 @@ export class SiteAccountStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     denyUnencryptedUploads(this.bucket, this.key);
+    denyUpdateOverwrites(this.bucket);
 
     // The training job's role here: trusted by exactly one role of the central account.
     this.role = new iam.Role(this, 'SiteAccessRole', {
@@ -68,7 +69,7 @@ export class SiteAccountStack extends Stack {
 
     // The central gate and aggregation (function or Batch job): updates/ only, by bucket policy and by key policy.
     const readers = UPDATE_READERS.map((reader) => centralRole(updateReaderRoleName(config.federation, reader)));
-    this.bucket.addToResourcePolicy(new iam.PolicyStatement({ sid: 'FederationReadsUpdatesOnly', principals: readers, actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('updates/*')] }));
+    this.bucket.addToResourcePolicy(new iam.PolicyStatement({ sid: 'FederationReadsUpdatesOnly', principals: readers, actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [this.bucket.arnForObjects('updates/*')] }));
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'FederationDecryptsUpdatesOnly',

@@ -237,7 +237,8 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     parentRound: input.round,
     parentSha256: input.globalModelSha256,
     strategy: input.strategy,
-    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...o, weight: weights[o.siteId] ?? 0 } : o)),
+    // the version an update was pinned to is the store's business (it differs between two copies of a run); the hash is the audit
+    sites: outcomes.map((o) => (o.status === 'accepted' ? { ...withoutVersion(o), weight: weights[o.siteId] ?? 0 } : o)),
     parentMetrics: weightedMetrics(accepted, (a) => a.globalMetrics),
     privacy,
     strategyReport,
@@ -252,6 +253,8 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     lastRound: { round: input.round, accepted: accepted.length, rejected: count('rejected'), failed: count('failed'), modelSha256, metrics: lineage.parentMetrics },
   };
 }
+
+const withoutVersion = ({ updateVersion: _v, ...rest }: Accepted): Accepted => rest;
 
 function checkQuorum(input: AggregateInput, outcomes: SiteOutcome[], accepted: Accepted[]): void {
   if (accepted.length >= input.minSites) return;
