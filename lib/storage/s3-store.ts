@@ -47,6 +47,7 @@ export class S3BlobStore implements BlobStore {
   async get(bucket: string, key: string, options: ReadOptions = {}): Promise<Uint8Array> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...pinned(options.version) }));
+      this.checkServed(out, bucket, key, options);
       return await out.Body!.transformToByteArray();
     } catch (err) {
       throw this.readError(err, bucket, key, options);
@@ -57,6 +58,7 @@ export class S3BlobStore implements BlobStore {
     if (end <= start) return new Uint8Array(0);
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, ...pinned(options.version) }));
+      this.checkServed(out, bucket, key, options);
       return await out.Body!.transformToByteArray();
     } catch (err) {
       if ((err as S3ServiceException).$metadata?.httpStatusCode === 416) return new Uint8Array(0); // range starts past the end
@@ -64,7 +66,23 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * A pinned read checks what was served, too: an S3-compatible endpoint that ignores If-Match or
+   * VersionId (s3rver does) would otherwise hand back the current bytes as if they were the pinned ones.
+   */
+  private checkServed(out: { ETag?: string; VersionId?: string; Body?: unknown }, bucket: string, key: string, options: ReadOptions): void {
+    const v = options.version;
+    if (!v) return;
+    const served = v.startsWith('version:') ? (out.VersionId ? `version:${out.VersionId}` : undefined) : out.ETag ? `etag:${out.ETag}` : undefined;
+    const want = v.startsWith('version:') || v.startsWith('etag:') ? v : `etag:${v}`;
+    if (served !== want) {
+      (out.Body as { destroy?: () => void } | undefined)?.destroy?.(); // the body is not read
+      throw new ObjectChangedError(bucket, key, v);
+    }
+  }
+
   private readError(err: unknown, bucket: string, key: string, options: ReadOptions): unknown {
+    if (err instanceof ObjectChangedError) return err;
     const status = (err as S3ServiceException).$metadata?.httpStatusCode;
     const name = (err as Error).name;
     // a pinned read: the version is gone (404 NoSuchVersion, or 400 for a malformed id) or the ETag moved (412)

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BlobStore, ObjectExistsError, ObjectNotFoundError, putOnce } from '../../../lib/storage/blob-store.js';
+import { type BlobStore, ObjectChangedError, ObjectExistsError, ObjectNotFoundError, putOnce } from '../../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../../lib/storage/folder-store.js';
 import { keys } from '../../../lib/storage/keys.js';
 import { S3BlobStore } from '../../../lib/storage/s3-store.js';
@@ -41,6 +41,19 @@ function contract(name: string, make: () => BlobStore, opts: { conditional: bool
       expect(new TextDecoder().decode(await store.get(BUCKET, 'x.txt'))).toBe('two');
       await expect(store.get(BUCKET, 'nope/never.txt')).rejects.toThrow(ObjectNotFoundError);
       await expect(store.get(BUCKET, 'nope/never.txt')).rejects.toThrow(`s3://${BUCKET}/nope/never.txt does not exist`);
+    });
+
+    it('names a version on head and reads that version only: a replaced object fails a pinned read', async () => {
+      const store = make();
+      await store.put(BUCKET, 'pinned.bin', Uint8Array.from([1, 2, 3, 4]));
+      const { version } = (await store.head(BUCKET, 'pinned.bin'))!;
+      expect(version).toBeTruthy();
+      expect(Array.from(await store.get(BUCKET, 'pinned.bin', { version }))).toEqual([1, 2, 3, 4]);
+      expect(Array.from(await store.getRange(BUCKET, 'pinned.bin', 1, 3, { version }))).toEqual([2, 3]);
+      await store.put(BUCKET, 'pinned.bin', Uint8Array.from([9, 9, 9, 9])); // same size, other bytes
+      expect((await store.head(BUCKET, 'pinned.bin'))!.version).not.toBe(version);
+      await expect(store.get(BUCKET, 'pinned.bin', { version })).rejects.toThrow(ObjectChangedError);
+      await expect(store.getRange(BUCKET, 'pinned.bin', 0, 4, { version })).rejects.toThrow(/no longer the version that was read before/);
     });
 
     it('lists keys under a prefix, sorted, and nothing outside it', async () => {
