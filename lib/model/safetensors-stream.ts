@@ -61,8 +61,9 @@ export async function readSafetensorsIndex(reader: RangeReader, source: string, 
   if (reader.size < 8) fail(`${reader.size} bytes is too short for a safetensors file (8-byte header length first)`);
   const lenBytes = await reader.read(0, 8);
   if (lenBytes.length !== 8) fail(`the first 8 bytes could not be read (${lenBytes.length} read)`);
-  const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLen > limits.maxHeaderBytes) fail(`header length ${headerLen} exceeds the ${limits.maxHeaderBytes}-byte limit`);
+  const declared = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(limits.maxHeaderBytes)) fail(`header length ${declared} exceeds the ${limits.maxHeaderBytes}-byte limit`);
+  const headerLen = Number(declared);
   if (8 + headerLen > reader.size) fail(`header length ${headerLen} runs past the end of the ${reader.size}-byte file`);
   const headerRaw = await reader.read(8, 8 + headerLen);
   if (headerRaw.length !== headerLen) fail(`the header could not be read whole (${headerRaw.length} of ${headerLen} bytes)`);
