@@ -6,7 +6,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
+import { grantGlobalModelReads } from '../constructs/global-model-readers.js';
 import { SiteStorage } from '../constructs/site-storage.js';
+import { siteJobRoleName } from '../naming.js';
 
 export interface DataStackProps extends StackProps {
   config: DeploymentConfig;
@@ -40,5 +42,6 @@ export class DataStack extends Stack {
       objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(config.modelRetentionDays)),
     });
     denyUnencryptedUploads(this.modelsBucket, this.modelsKey);
+    for (const site of config.sites.filter((s) => s.compute === 'site-account')) grantGlobalModelReads(this.modelsBucket, this.modelsKey, site.account!, siteJobRoleName(config.federation, site.id));
   }
 }
