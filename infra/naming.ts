@@ -35,8 +35,6 @@ export const siteJobQueueName = (federation: string, siteId: string) => bounded(
 export const siteJobDefinitionName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-train`, 128);
 /** The hospital's role the round machine assumes to submit, watch and stop that site's jobs. */
 export const siteSubmitRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-submit`, 64);
-/** The SSM parameter holding the site policy in the hospital's account (the hospital writes it). */
-export const sitePolicyParameterName = (federation: string, siteId: string) => `/fedrad/${federation}/${siteId}/site-policy`;
 
 /** An on-premises site's agent role in the central account (IAM Roles Anywhere hands it to the host). */
 export const siteAgentRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-agent`, 64);

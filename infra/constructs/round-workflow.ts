@@ -97,6 +97,9 @@ export class RoundWorkflow extends Construct {
       FEDRAD_GLOBAL_MODEL_KEY: $.stringAt('$.globalModelKey'),
       FEDRAD_GLOBAL_MODEL_SHA256: $.stringAt('$.globalModelSha256'),
       FEDRAD_TRAINING_SPEC: $.stringAt('$.trainingSpec'),
+      // what a site policy checks (a site-account job reads its policy in the hospital's bucket)
+      FEDRAD_RUN_ROUNDS: $.format('{}', $.stringAt('$.rounds')),
+      FEDRAD_STRATEGY: $.jsonToString($.objectAt('$.strategy')),
     };
     const train = new BoundedBatchSubmitJob(this, ROUND_STATES.train, props.jobTimeout.plus(Duration.hours(2)), {
       jobName: $.format('fedrad-{}-r{}', $.stringAt('$.site.siteId'), $.stringAt('$.round')),

@@ -2,13 +2,14 @@
 // (endpoints, flow logs), GPU Batch capacity (spot, then on-demand), the site's job definition and
 // job role (its own data/ and updates/, the round's global model), and the role the central round
 // machine assumes to submit, watch and stop those jobs, trusted only with the machine's ARN as the
-// external id. The images are read here and never leave the account; the site policy is read here too.
+// external id. The images are read here and never leave the account; the site policy (an object in the site's bucket, written by the hospital) is read here too.
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { keys } from '../../lib/storage/keys.js';
 import { LogKey } from './log-key.js';
 import { SiteJobDefinition } from './site-job-definition.js';
 import { TrainingCompute } from './training-compute.js';
@@ -26,7 +27,7 @@ export interface SiteComputeProps {
   warmVcpus: number;
   runnableTimeout: Duration;
   jobTimeout: Duration;
-  names: { jobQueue: string; jobDefinition: string; jobRole: string; submitRole: string; roundMachine: string; roundMachineRole: string; policyParameter: string };
+  names: { jobQueue: string; jobDefinition: string; jobRole: string; submitRole: string; roundMachine: string; roundMachineRole: string };
 }
 
 export class SiteCompute extends Construct {
@@ -54,12 +55,10 @@ export class SiteCompute extends Construct {
       EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
-      Ssm: ec2.InterfaceVpcEndpointAwsService.SSM, // the site policy
     })) {
       this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
     }
     this.compute = new TrainingCompute(this, 'Compute', { vpc: this.vpc, instanceTypes: props.instanceTypes, maxVcpus: props.maxVcpus, warmVcpus: props.warmVcpus, runnableTimeout: props.runnableTimeout, queueName: props.names.jobQueue });
-    const policyParameterArn = stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: props.names.policyParameter.replace(/^\//, '') });
     this.job = new SiteJobDefinition(this, `Job-${props.siteId}`, {
       siteId: props.siteId,
       siteBucket: props.siteBucket,
@@ -69,9 +68,10 @@ export class SiteCompute extends Construct {
       logGroup: logKey.logGroup(this, 'JobLogs'),
       jobDefinitionName: props.names.jobDefinition,
       roleName: props.names.jobRole,
-      environment: { FEDRAD_SITE_POLICY_PARAMETER: props.names.policyParameter },
+      // the job refuses to train unless this object holds a policy that allows the task
+      environment: { FEDRAD_SITE_POLICY_KEY: keys.sitePolicy() },
     });
-    this.job.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyParameterArn] }));
+    props.siteBucket.grantRead(this.job.role, keys.sitePolicy());
     // The models bucket's key lives in the central account; its id is not known here. Decrypt only
     // through S3 and only for that bucket (the central key policy grants this role the same).
     this.job.role.addToPrincipalPolicy(

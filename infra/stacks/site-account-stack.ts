@@ -17,8 +17,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
+import { keys } from '../../lib/storage/keys.js';
 import { SiteCompute } from '../constructs/site-compute.js';
-import { roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, sitePolicyParameterName, siteSubmitRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
+import { roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -87,11 +88,10 @@ export class SiteAccountStack extends Stack {
           submitRole: siteSubmitRoleName(config.federation, site.id),
           roundMachine: roundMachineName(config.federation),
           roundMachineRole: roundMachineRoleName(config.federation),
-          policyParameter: sitePolicyParameterName(config.federation, site.id),
         },
       });
       new CfnOutput(this, 'SubmitRoleArn', { value: this.compute.submitRole.roleArn });
-      new CfnOutput(this, 'SitePolicyParameter', { value: sitePolicyParameterName(config.federation, site.id), description: 'write the site policy (JSON) here: until it exists, every task is refused' });
+      new CfnOutput(this, 'SitePolicyObject', { value: `s3://${this.bucket.bucketName}/${keys.sitePolicy()}`, description: 'write the site policy (JSON) here: until it exists, every task is refused' });
     } else {
       // The training job's role here: trusted by exactly one role of the central account.
       this.role = new iam.Role(this, 'SiteAccessRole', {

@@ -81,7 +81,7 @@ describe('site-account: training in the hospital account', () => {
     site.resourceCountIs('AWS::Batch::JobQueue', 1);
     const [def] = Object.values(site.findResources('AWS::Batch::JobDefinition'));
     expect(def.Properties.ContainerProperties.ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
-    expect(JSON.stringify(def.Properties.ContainerProperties.Environment)).toContain('FEDRAD_SITE_POLICY_PARAMETER');
+    expect(JSON.stringify(def.Properties.ContainerProperties.Environment)).toContain('FEDRAD_SITE_POLICY_KEY');
     // its own VPC: isolated subnets, flow logs, endpoints
     site.resourceCountIs('AWS::EC2::FlowLog', 1);
     expect(Object.keys(site.findResources('AWS::EC2::VPCEndpoint')).length).toBeGreaterThan(5);
@@ -92,7 +92,7 @@ describe('site-account: training in the hospital account', () => {
     const statements = policiesOf(site, roleId(site, siteJobRoleName('modes', 'guys')));
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
-    for (const r of objects) expect(r).toMatch(/\/(data|updates)\/\*|\/runs\/\*\/rounds\/\*\/global\.onnx/);
+    for (const r of objects) expect(r).toMatch(/\/(data|updates)\/\*|\/runs\/\*\/rounds\/\*\/global\.onnx|\/site-policy\/site-policy\.json/);
     const writes = s3.filter((s) => actions(s).some((a) => a.startsWith('s3:PutObject')));
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).toMatch(/\/updates\/\*/);
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).not.toMatch(/data\/|runs\//);
