@@ -129,8 +129,10 @@ export class RoundWorkflow extends Construct {
     });
     train.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     validate.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-    // Where the site trains: every branch ends in the same validation.
-    const where = new sfn.Choice(this, ROUND_STATES.wherePlaced);
+    // Where the site trains: every branch ends in the same validation. A federation whose sites all
+    // train centrally keeps the plain chain (a Choice needs at least one rule).
+    const placed = Boolean(props.siteAccounts || props.agentQueues);
+    const where = placed ? new sfn.Choice(this, ROUND_STATES.wherePlaced) : undefined;
     if (props.siteAccounts) {
       const inAccount = new AssumedRoleBatchSubmitJob(this, ROUND_STATES.trainInAccount, props.jobTimeout.plus(Duration.hours(2)), '$.site.submitRoleArn', {
         jobName: $.format('fedrad-{}-r{}', $.stringAt('$.site.siteId'), $.stringAt('$.round')),
@@ -143,7 +145,7 @@ export class RoundWorkflow extends Construct {
       });
       inAccount.addRetry(BATCH_API_RETRY);
       inAccount.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-      where.when(sfn.Condition.and(sfn.Condition.isPresent('$.site.compute'), sfn.Condition.stringEquals('$.site.compute', 'site-account')), inAccount.next(validate));
+      where!.when(sfn.Condition.and(sfn.Condition.isPresent('$.site.compute'), sfn.Condition.stringEquals('$.site.compute', 'site-account')), inAccount.next(validate));
     }
     if (props.agentQueues) {
       // The agent answers with the task token (SendTaskSuccess/Failure) and beats while it trains;
@@ -175,9 +177,9 @@ export class RoundWorkflow extends Construct {
         },
       });
       askAgent.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
-      where.when(sfn.Condition.and(sfn.Condition.isPresent('$.site.compute'), sfn.Condition.stringEquals('$.site.compute', 'on-premises')), askAgent.next(validate));
+      where!.when(sfn.Condition.and(sfn.Condition.isPresent('$.site.compute'), sfn.Condition.stringEquals('$.site.compute', 'on-premises')), askAgent.next(validate));
     }
-    where.otherwise(train.next(validate));
+    const trainHere = train.next(validate);
     const perSite = new sfn.Map(this, ROUND_STATES.map, {
       itemsPath: '$.sites',
       maxConcurrency: props.trainingConcurrency,
@@ -196,7 +198,7 @@ export class RoundWorkflow extends Construct {
       },
       resultPath: '$.outcomes',
     });
-    perSite.itemProcessor(where);
+    perSite.itemProcessor(where ? where.otherwise(trainHere) : trainHere);
     const aggregate = invoke(this, ROUND_STATES.aggregate, props.aggregateRound);
     // The Batch path: the round's input is staged in the models bucket (it can exceed what a job's
     // environment may hold), the job aggregates and writes its result beside it, and the result is

@@ -78,7 +78,7 @@ export interface SimulateOptions {
   /** HeartbeatSeconds of the agents' task state (default 60), and the agents' beat interval */
   agentHeartbeatSeconds?: number;
   agentBeatSeconds?: number;
-  /** fault injection: kill an on-premises site's agent (and its training) mid-task in a round, then restart it */
+  /** fault injection: kill an on-premises site's agent (and its training) `afterMs` after it starts training a round's task, then restart it */
   killAgents?: Array<{ siteId: string; round: number; afterMs?: number }>;
   onEvent?: (e: WorkflowEvent) => void;
   log?: (message: string) => void;
@@ -199,7 +199,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
   // a site-account job runs under its hospital's job definition: its account's buckets, its policy
   launcher = withSiteAccountJobs(launcher, localAccounts(layouts, false));
-  const agents = new LocalAgents(log);
+  const agents = new LocalAgents(log, o.killAgents);
   for (const l of layouts.filter((x) => x.compute === 'on-premises')) {
     await agents.start(l, { queueUrl: deployment.sites.find((s) => s.siteId === l.siteId)!.queueUrl!, endpoint: queues!.endpoint, storageRoot, policyFile: policies.get(l.siteId)!, heartbeatSeconds: o.agentBeatSeconds ?? Math.min(5, config.agentHeartbeatSeconds / 4), threads: Number(threads), outDir });
   }
@@ -222,8 +222,6 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
       executionName: runId,
       onEvent: (e) => {
         if (e.type === 'round-finished') finalRound = (e.output as RoundState).round;
-        const kill = e.type === 'job-started' && o.killAgents?.find((k) => k.siteId === e.siteId && k.round === e.round);
-        if (kill) setTimeout(() => agents.killAndRestart(kill.siteId), kill.afterMs ?? 500);
         o.onEvent?.(e);
       },
     })) as RunSummary;

@@ -68,7 +68,12 @@ export class LocalAgents {
   private readonly children = new Map<string, ChildProcess>();
   private readonly configs = new Map<string, string>();
 
-  constructor(private readonly log: (m: string) => void) {}
+  private readonly kills: Array<{ siteId: string; round: number; afterMs?: number }>;
+
+  /** `kills`: fault injection, an agent killed (and restarted) once it has started training that round's task */
+  constructor(private readonly log: (m: string) => void, kills: Array<{ siteId: string; round: number; afterMs?: number }> = []) {
+    this.kills = [...kills];
+  }
 
   async start(layout: SiteLayout, o: { queueUrl: string; endpoint: string; storageRoot: string; policyFile: string; heartbeatSeconds: number; threads: number; outDir: string }): Promise<void> {
     const config: SiteAgentConfig = {
@@ -85,7 +90,12 @@ export class LocalAgents {
     const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: LOCAL_REGION, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
     delete env.FEDRAD_LOCAL_ACCOUNTS;
     const child = spawn(process.execPath, [FEDRAD_BIN, 'site', 'agent', '--site', siteId, '--config', this.configs.get(siteId)!], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => this.log(`agent ${siteId}: ${d.toString().trimEnd()}`));
+    child.stdout!.on('data', (d: Buffer) => {
+      const text = d.toString();
+      this.log(`agent ${siteId}: ${text.trimEnd()}`);
+      const i = this.kills.findIndex((k) => k.siteId === siteId && text.includes(` round ${k.round}: training`));
+      if (i >= 0) setTimeout(() => this.killAndRestart(siteId), this.kills.splice(i, 1)[0].afterMs ?? 500);
+    });
     child.stderr!.on('data', (d: Buffer) => this.log(`agent ${siteId}: ${d.toString().trimEnd()}`));
     this.children.set(siteId, child);
   }

@@ -25,27 +25,27 @@ export class PrefixScopedStore implements BlobStore {
     if (!this.prefixes.some((p) => key.startsWith(p))) throw new AccessDeniedError(bucket, key);
   }
 
-  get(bucket: string, key: string): Promise<Uint8Array> {
+  async get(bucket: string, key: string): Promise<Uint8Array> {
     this.check(bucket, key);
     return this.inner.get(bucket, key);
   }
 
-  getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+  async getRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
     this.check(bucket, key);
     return this.inner.getRange(bucket, key, start, end);
   }
 
-  async put(bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Promise<void> {
+  async put(bucket: string, key: string, _body: Uint8Array | string, _options?: PutOptions): Promise<void> {
     // the central components never write into a site's account
     throw new AccessDeniedError(bucket, key);
   }
 
-  head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+  async head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
     this.check(bucket, key);
     return this.inner.head(bucket, key);
   }
 
-  list(bucket: string, prefix: string): Promise<string[]> {
+  async list(bucket: string, prefix: string): Promise<string[]> {
     this.check(bucket, prefix);
     return this.inner.list(bucket, prefix);
   }
