@@ -1,6 +1,6 @@
 // Data: one bucket and key per site, the models bucket (global models, lineage, reports) and the
 // access-log bucket. Stateful: construct ids never change once released.
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -42,6 +42,9 @@ export class DataStack extends Stack {
       objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(config.modelRetentionDays)),
     });
     denyUnencryptedUploads(this.modelsBucket, this.modelsKey);
-    for (const site of config.sites.filter((s) => s.compute === 'site-account')) grantGlobalModelReads(this.modelsBucket, this.modelsKey, site.account!, siteJobRoleName(config.federation, site.id));
+    const siteAccount = config.sites.filter((s) => s.compute === 'site-account');
+    for (const site of siteAccount) grantGlobalModelReads(this.modelsBucket, this.modelsKey, site.account!, siteJobRoleName(config.federation, site.id));
+    // a hospital deploying a site-account stack passes this as its FederationModelsBucket parameter
+    if (siteAccount.length) new CfnOutput(this, 'ModelsBucketName', { value: this.modelsBucket.bucketName, description: "the site-account stacks' FederationModelsBucket parameter" });
   }
 }

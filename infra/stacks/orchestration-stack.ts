@@ -45,7 +45,7 @@ export class OrchestrationStack extends Stack {
     this.agentQueues = new Map(
       config.sites
         .filter((s) => s.compute === 'on-premises')
-        .map((s) => [s.id, new SiteAgentQueue(this, `Agent-${s.id}`, { siteId: s.id, siteBucket: data.sites.get(s.id)!.bucket, modelsBucket: data.modelsBucket, key: agentKey!, roleName: siteAgentRoleName(config.federation, s.id), visibilityTimeout: Duration.seconds(Math.max(60, 2 * config.agentHeartbeatSeconds)) })]),
+        .map((s) => [s.id, new SiteAgentQueue(this, `Agent-${s.id}`, { siteId: s.id, siteBucket: data.sites.get(s.id)!.bucket, modelsBucket: data.modelsBucket, key: agentKey!, roleName: siteAgentRoleName(config.federation, s.id), trustAnchorArn: s.agentTrustAnchorArn, visibilityTimeout: Duration.seconds(Math.max(60, 2 * config.agentHeartbeatSeconds)) })]),
     );
     const sites = config.sites.map((s) => siteRef(this, config, s, data, training, this.agentQueues));
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };

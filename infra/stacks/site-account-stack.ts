@@ -68,7 +68,7 @@ export class SiteAccountStack extends Stack {
 
     if (site.compute === 'site-account') {
       // The models bucket's name comes from the central stack's output (fedrad-<federation>-data).
-      const modelsBucketName = new CfnParameter(this, 'FederationModelsBucket', { type: 'String', allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: "the federation's models bucket (the central data stack's ModelsBucket output)" });
+      const modelsBucketName = new CfnParameter(this, 'FederationModelsBucket', { type: 'String', allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: "the federation's models bucket (the central data stack's ModelsBucketName output)" });
       this.compute = new SiteCompute(this, 'Training', {
         siteId: site.id,
         siteBucket: this.bucket,

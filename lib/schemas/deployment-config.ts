@@ -21,10 +21,13 @@ export const SiteConfigSchema = z
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-2').optional(),
     /** where the site trains (default central); see docs/site-compute.md */
     compute: SiteComputeSchema.default('central'),
+    /** on-premises: the IAM Roles Anywhere trust anchor (the hospital's CA) whose certificates may act as the agent */
+    agentTrustAnchorArn: z.string().regex(/^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[0-9a-f-]{36}$/, 'an IAM Roles Anywhere trust anchor ARN').optional(),
   })
   .strict()
   .refine((s) => s.compute !== 'site-account' || s.account, { message: 'compute "site-account" trains in the hospital\'s own AWS account: set account to its 12-digit id', path: ['account'] })
   .refine((s) => s.compute !== 'on-premises' || !s.account, { message: 'compute "on-premises" keeps the data on the hospital\'s machine and sends updates to a bucket of the federation: drop account, or use compute "site-account"', path: ['account'] })
+  .refine((s) => !s.agentTrustAnchorArn || s.compute === 'on-premises', { message: 'agentTrustAnchorArn applies to compute "on-premises" only', path: ['agentTrustAnchorArn'] })
   .refine((s) => !(s.account && s.existingBucket), { message: 'a site in its own account gets its bucket from its site stack: drop existingBucket or account', path: ['existingBucket'] })
   .refine((s) => !s.region || s.account, { message: 'region applies to a site in its own account: set account too', path: ['region'] });
 

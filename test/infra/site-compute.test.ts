@@ -15,6 +15,7 @@ import { ROUND_STATES } from '../../lib/workflow/state-names.js';
 const CONTEXT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true };
 const CENTRAL = '111111111111';
 const HOSPITAL = '333333333333';
+const TRUST_ANCHOR = 'arn:aws:rolesanywhere:eu-west-2:111111111111:trust-anchor/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 const raw = {
   federation: 'modes',
   centralAccount: CENTRAL,
@@ -23,7 +24,7 @@ const raw = {
   sites: [
     { id: 'central', displayName: 'Central site' },
     { id: 'guys', displayName: "Guy's", account: HOSPITAL, compute: 'site-account' },
-    { id: 'leeds', displayName: 'Leeds', compute: 'on-premises' },
+    { id: 'leeds', displayName: 'Leeds', compute: 'on-premises', agentTrustAnchorArn: TRUST_ANCHOR },
   ],
 };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource?: unknown; Principal?: unknown; Condition?: Record<string, Record<string, unknown>> };
@@ -181,7 +182,9 @@ describe('on-premises: the site agent', () => {
     for (const r of sqs) expect(r).toMatch(/Agentleeds.*Tasks/);
     const [role] = Object.values(orchestration.findResources('AWS::IAM::Role', { Properties: { RoleName: siteAgentRoleName('modes', 'leeds') } }));
     expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain('rolesanywhere.amazonaws.com');
-    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain('fedrad-agent-leeds');
+    const trust = role.Properties.AssumeRolePolicyDocument.Statement as Statement[];
+    expect(trust.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    for (const t of trust) expect(t.Condition).toEqual({ StringEquals: { 'aws:PrincipalTag/x509Subject/CN': 'fedrad-agent-leeds' }, ArnEquals: { 'aws:SourceArn': TRUST_ANCHOR } });
   });
 });
 
