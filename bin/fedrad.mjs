@@ -6,4 +6,5 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../lib/cli/main.ts');
 const simulate = async (options) => (await import('../infra/local/simulate.ts')).simulate(options);
-process.exitCode = (await main(process.argv, { simulate })) || process.exitCode;
+const trainingEntrypoint = new URL('../functions/train-site/main.ts', import.meta.url).pathname;
+process.exitCode = (await main(process.argv, { simulate, trainingEntrypoint })) || process.exitCode;

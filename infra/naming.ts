@@ -24,3 +24,17 @@ export const siteAccessRoleName = (federation: string, siteId: string) => bounde
 
 /** The site bucket in the hospital's account (account id and region keep it globally unique). */
 export const siteAccountBucketName = (federation: string, siteId: string, account: string, region: string) => bounded(`fedrad-${federation}-${siteId}-${account}-${region}`, 63);
+
+/** The round machine and its role: a hospital running its site's training in its own account trusts
+ * this role by name, and only when Step Functions passes this machine's ARN as the external id. */
+export const roundMachineName = (federation: string) => bounded(`fedrad-${federation}-round`, 80);
+export const roundMachineRoleName = (federation: string) => bounded(`fedrad-${federation}-round-machine`, 64);
+
+/** A site-account site's Batch names in the hospital's account (the central stack addresses them by ARN). */
+export const siteJobQueueName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-training`, 128);
+export const siteJobDefinitionName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-train`, 128);
+/** The hospital's role the round machine assumes to submit, watch and stop that site's jobs. */
+export const siteSubmitRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-submit`, 64);
+
+/** An on-premises site's agent role in the central account (IAM Roles Anywhere hands it to the host). */
+export const siteAgentRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-agent`, 64);

@@ -1,10 +1,15 @@
-// The training job entrypoint (the Batch container's command): reads the job from environment
-// variables (see README "Training job contract"), trains, writes the update. Exit 0 on success,
-// 2 on a bad job definition, 1 on any other failure, with the reason on stderr.
+// The training job entrypoint (the Batch container's command, and what an on-premises agent runs):
+// reads the job from environment variables (see README "Training job contract"), checks the site
+// policy when the site's job definition names one, trains, writes the update. Exit 0 on success,
+// 2 on a bad job definition, 3 when the site policy refuses the task, 1 on any other failure, with
+// the reason on stderr.
+import { FolderDataSource } from '../../lib/data/data-source.js';
 import { runSiteTraining } from '../../lib/federation/train-site.js';
 import { FedradError } from '../../lib/errors.js';
 import { formatIssues } from '../../lib/schemas/format.js';
 import { TrainingJobEnvSchema } from '../../lib/schemas/training-job.js';
+import { checkTask } from '../../lib/site/enforce.js';
+import { parseSitePolicy, refusalReason } from '../../lib/site/policy.js';
 import { trainingStoreFromEnv } from '../../lib/storage/store-from-env.js';
 
 const log = (m: string) => process.stdout.write(`${new Date().toISOString()} ${m}\n`);
@@ -15,8 +20,19 @@ async function main(): Promise<number> {
     process.stderr.write(`fedrad train-site: the job environment is invalid: ${formatIssues(parsed.error)}\n`);
     return 2;
   }
+  const job = parsed.data;
   try {
-    await runSiteTraining(parsed.data, trainingStoreFromEnv(), log);
+    const store = trainingStoreFromEnv();
+    if (job.FEDRAD_SITE_POLICY_KEY !== undefined) {
+      const source = `s3://${job.FEDRAD_SITE_BUCKET}/${job.FEDRAD_SITE_POLICY_KEY}`;
+      const text = job.FEDRAD_SITE_POLICY_KEY ? await store.get(job.FEDRAD_SITE_BUCKET, job.FEDRAD_SITE_POLICY_KEY).then((b) => new TextDecoder().decode(b), () => undefined) : undefined;
+      const decision = await checkTask(parseSitePolicy(text, source), { runId: job.FEDRAD_RUN_ID, round: job.FEDRAD_ROUND, rounds: job.FEDRAD_RUN_ROUNDS, strategy: job.FEDRAD_STRATEGY, modelsBucket: job.FEDRAD_MODELS_BUCKET, globalModelKey: job.FEDRAD_GLOBAL_MODEL_KEY, trainingSpec: job.FEDRAD_TRAINING_SPEC }, store, new Date());
+      if (!decision.allowed) {
+        process.stderr.write(`fedrad train-site: ${refusalReason(decision.rule)}: ${decision.message}\n`);
+        return 3;
+      }
+    }
+    await runSiteTraining(job, store, log, job.FEDRAD_DATA_DIR ? new FolderDataSource(job.FEDRAD_DATA_DIR) : undefined);
     return 0;
   } catch (err) {
     const e = err as Error;

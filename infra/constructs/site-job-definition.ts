@@ -20,6 +20,11 @@ export interface SiteJobDefinitionProps {
   logGroup: logs.ILogGroup;
   /** a site in another account; `roleName` is then the name its role there trusts */
   remote?: RemoteSite & { jobRoleName: string };
+  /** fixed names, when another account addresses this job definition or its role by ARN */
+  jobDefinitionName?: string;
+  roleName?: string;
+  /** more of the container's environment (the site policy's location, for a site-account site) */
+  environment?: Record<string, string>;
 }
 
 export class SiteJobDefinition extends Construct {
@@ -29,11 +34,11 @@ export class SiteJobDefinition extends Construct {
   constructor(scope: Construct, id: string, props: SiteJobDefinitionProps) {
     super(scope, id);
     this.role = new iam.Role(this, 'JobRole', {
-      roleName: props.remote?.jobRoleName,
+      roleName: props.remote?.jobRoleName ?? props.roleName,
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `fedrad training job of site ${props.siteId}: its own data and updates only`,
     });
-    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId };
+    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId, ...props.environment };
     if (props.remote) {
       this.role.addToPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.remote.roleArn] }));
       Object.assign(environment, { FEDRAD_SITE_ROLE_ARN: props.remote.roleArn, FEDRAD_SITE_REGION: props.remote.region });
@@ -44,7 +49,7 @@ export class SiteJobDefinition extends Construct {
     }
     props.modelsBucket.grantRead(this.role, 'runs/*/rounds/*/global.onnx');
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
-      jobDefinitionName: `fedrad-${Stack.of(this).stackName}-${props.siteId}`.slice(0, 128),
+      jobDefinitionName: props.jobDefinitionName ?? `fedrad-${Stack.of(this).stackName}-${props.siteId}`.slice(0, 128),
       timeout: props.timeout,
       retryAttempts: 3,
       retryStrategies: [

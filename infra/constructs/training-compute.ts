@@ -13,6 +13,8 @@ export interface TrainingComputeProps {
   warmVcpus: number;
   /** how long a job may block the head of the queue RUNNABLE before Batch cancels it */
   runnableTimeout: Duration;
+  /** a fixed queue name, when another account addresses the queue by ARN */
+  queueName?: string;
 }
 
 export class TrainingCompute extends Construct {
@@ -37,6 +39,7 @@ export class TrainingCompute extends Construct {
     const spot = new batch.ManagedEc2EcsComputeEnvironment(this, 'Spot', { ...common, spot: true, allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED });
     const onDemand = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemand', { ...common, minvCpus: props.warmVcpus, spot: false, allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE });
     this.queue = new batch.JobQueue(this, 'Queue', {
+      jobQueueName: props.queueName,
       computeEnvironments: [
         { computeEnvironment: spot, order: 1 },
         { computeEnvironment: onDemand, order: 2 },

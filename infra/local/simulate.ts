@@ -26,8 +26,15 @@ import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
+import { InvalidSpecError } from '../../lib/errors.js';
+import type { SiteCompute } from '../../lib/schemas/deployment-config.js';
+import type { SitePolicy } from '../../lib/site/policy.js';
+import { withLocalAccounts } from '../../lib/storage/local-accounts.js';
+import { LocalTaskQueues } from '../../lib/workflow/local-task-queues.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../lib/workflow/resolve-template.js';
+import { LocalAgents, localAccounts, permissivePolicy, siteLayouts, writeSitePolicies } from './site-modes.js';
 import { synthesizeLocal } from './synth-local.js';
-import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites } from './trainers.js';
+import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites, withSiteAccountJobs } from './trainers.js';
 
 export interface SimulateOptions {
   sites?: number;
@@ -64,6 +71,15 @@ export interface SimulateOptions {
   learningRate?: number;
   /** run against an S3-compatible endpoint (LocalStack, MinIO, s3rver) instead of the local folder */
   s3Endpoint?: string;
+  /** where each site trains, by position (sites beyond the list train centrally) */
+  siteModes?: SiteCompute[];
+  /** site policies of placed sites by site id: a policy, raw file text, or null for none (default: one that allows the run) */
+  sitePolicies?: Record<string, SitePolicy | string | null>;
+  /** HeartbeatSeconds of the agents' task state (default 60), and the agents' beat interval */
+  agentHeartbeatSeconds?: number;
+  agentBeatSeconds?: number;
+  /** fault injection: kill an on-premises site's agent (and its training) `afterMs` after it starts training a round's task, then restart it */
+  killAgents?: Array<{ siteId: string; round: number; afterMs?: number }>;
   onEvent?: (e: WorkflowEvent) => void;
   log?: (message: string) => void;
 }
@@ -98,26 +114,32 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
   const storageRoot = join(outDir, 'buckets');
+  const modes = o.siteModes ?? [];
+  if (modes.length > siteCount) throw new InvalidSpecError(`${modes.length} site modes given for ${siteCount} sites: give at most one mode per site`);
   const config: DeploymentConfig = DeploymentConfigSchema.parse({
     federation: FEDERATION,
-    sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}` })),
+    sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}`, compute: modes[i] ?? 'central', ...(modes[i] === 'site-account' ? { account: `1${String(i + 1).padStart(11, '0')}` } : {}) })),
+    ...(modes.includes('site-account') ? { centralAccount: LOCAL_ACCOUNT, region: LOCAL_REGION } : {}),
+    agentHeartbeatSeconds: o.agentHeartbeatSeconds ?? 60,
     trainingConcurrency: concurrency,
   });
   const deployment = synthesizeLocal(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
+  const layouts = siteLayouts(outDir, storageRoot, deployment.sites);
+  const layoutOf = new Map(layouts.map((l) => [l.siteId, l]));
 
   // Synthetic data in the site buckets' data/ prefix; reused when the same federation is asked again.
-  const dataKey = JSON.stringify({ siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1 });
+  const dataKey = JSON.stringify({ siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1, ...(modes.length ? { modes } : {}) });
   const marker = join(outDir, 'federation.json');
   if ((await readJson<{ key: string }>(marker))?.key !== dataKey) {
     await rm(outDir, { recursive: true, force: true });
     log(`writing ${siteCount} synthetic sites (DICOM) into ${storageRoot}`);
-    await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => join(storageRoot, bucketOf.get(id)!) });
+    await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => layoutOf.get(id)!.siteDir });
     await writeFile(marker, JSON.stringify({ key: dataKey }));
   } else {
     // Each run is new: clear earlier runs' models and updates, keep the data.
     await rm(join(storageRoot, deployment.modelsBucket), { recursive: true, force: true });
-    for (const b of bucketOf.values()) await rm(join(storageRoot, b, 'updates'), { recursive: true, force: true });
+    for (const l of layouts) await rm(join(l.accountRoot ?? storageRoot, l.bucket, 'updates'), { recursive: true, force: true });
   }
   const testDataDir = join(outDir, TEST_SITE_ID, 'data');
 
@@ -129,7 +151,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     else {
       log('computing baselines: centralized and each site alone');
       baselines = await computeBaselines({
-        sites: deployment.sites.map((s) => ({ siteId: s.siteId, dataDir: join(storageRoot, s.bucket, 'data') })),
+        sites: layouts.map((l) => ({ siteId: l.siteId, dataDir: l.dataDir })),
         testDataDir,
         zoo,
         norm: o.norm,
@@ -158,9 +180,29 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     batchAggregation: (await import('../../functions/batch-aggregation/handler.js')).handler,
     finishRun: (await import('../../functions/finish-run/handler.js')).handler,
   };
+  // Sites in their own "accounts": the central functions reach only their updates/.
+  const accounts = localAccounts(layouts, true);
+  if (Object.keys(accounts).length && o.s3Endpoint) throw new InvalidSpecError('site-account sites simulate their accounts as local folders: drop --s3-endpoint, or use central and on-premises sites only');
+  if (Object.keys(accounts).length) process.env.FEDRAD_LOCAL_ACCOUNTS = JSON.stringify(accounts);
+  else delete process.env.FEDRAD_LOCAL_ACCOUNTS;
+  // On-premises sites: local task queues for the round's callbacks, and one agent process per site.
+  const queues = layouts.some((l) => l.compute === 'on-premises') ? new LocalTaskQueues() : undefined;
+  if (queues) {
+    await queues.start();
+    for (const s of deployment.sites.filter((x) => x.compute === 'on-premises')) s.queueUrl = queues.queueUrl(`fedrad-${FEDERATION}-${s.siteId}-tasks`);
+  }
   Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
-  const store: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
+  const centralStore: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
+  // what a site's own job may reach: everything of its own account
+  const store: BlobStore = Object.keys(accounts).length ? withLocalAccounts(centralStore, localAccounts(layouts, false)) : centralStore;
+  const policies = await writeSitePolicies(layouts, outDir, permissivePolicy(zoo, rounds), o.sitePolicies);
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
+  // a site-account job runs under its hospital's job definition: its account's buckets, its policy
+  launcher = withSiteAccountJobs(launcher, localAccounts(layouts, false));
+  const agents = new LocalAgents(log, o.killAgents);
+  for (const l of layouts.filter((x) => x.compute === 'on-premises')) {
+    await agents.start(l, { queueUrl: deployment.sites.find((s) => s.siteId === l.siteId)!.queueUrl!, endpoint: queues!.endpoint, storageRoot, policyFile: policies.get(l.siteId)!, heartbeatSeconds: o.agentBeatSeconds ?? Math.min(5, config.agentHeartbeatSeconds / 4), threads: Number(threads), outDir });
+  }
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
@@ -175,6 +217,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
       handlers: handlers as never,
       launchJob: launcher,
       launchAggregationJob: processLauncher(storageEnv, undefined, AGGREGATION_ENTRYPOINT),
+      agentTasks: queues,
       input,
       executionName: runId,
       onEvent: (e) => {
@@ -186,6 +229,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     failure = nestedFailure(err.error, err.causeText);
+  } finally {
+    await agents.stop();
+    await queues?.stop();
   }
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 

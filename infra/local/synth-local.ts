@@ -45,7 +45,13 @@ export function synthesizeLocal(config: DeploymentConfig): LocalDeployment {
       definitions,
       template,
       modelsBucket: localModelsBucket(config.federation),
-      sites: config.sites.map((s) => ({ siteId: s.id, bucket: localBucket(config.federation, s.id), jobDefinitionArn: `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/fedrad-${config.federation}-${s.id}:1` })),
+      sites: config.sites.map((s) => ({
+        siteId: s.id,
+        bucket: localBucket(config.federation, s.id),
+        compute: s.compute,
+        ...(s.compute === 'on-premises' ? {} : { jobDefinitionArn: `arn:aws:batch:${LOCAL_REGION}:${s.account ?? LOCAL_ACCOUNT}:job-definition/fedrad-${config.federation}-${s.id}:1` }),
+        ...(s.compute === 'site-account' ? { jobQueueArn: `arn:aws:batch:${LOCAL_REGION}:${s.account}:job-queue/fedrad-${config.federation}-${s.id}-training`, submitRoleArn: `arn:aws:iam::${s.account}:role/fedrad-${config.federation}-${s.id}-submit` } : {}),
+      })),
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });

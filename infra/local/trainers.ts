@@ -11,6 +11,7 @@ import type { JobLauncher } from '../../lib/workflow/local-runner.js';
 import type { UpdateManifest } from '../../lib/schemas/update-manifest.js';
 import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { keys } from '../../lib/storage/keys.js';
+import type { LocalAccounts } from '../../lib/storage/local-accounts.js';
 
 const ENTRYPOINT = join(import.meta.dirname, '..', '..', 'functions', 'train-site', 'main.ts');
 /** the CPU Batch aggregation job's command */
@@ -74,5 +75,14 @@ export function tamperingLauncher(launcher: JobLauncher, store: BlobStore, siteI
     const manifest = JSON.parse(new TextDecoder().decode(await store.get(env.FEDRAD_SITE_BUCKET, keys.updateManifest(env.FEDRAD_RUN_ID, round)))) as UpdateManifest;
     await store.put(env.FEDRAD_SITE_BUCKET, keys.update(env.FEDRAD_RUN_ID, round), bytes);
     await store.put(env.FEDRAD_SITE_BUCKET, keys.updateManifest(env.FEDRAD_RUN_ID, round), JSON.stringify({ ...manifest, updateSha256: sha256(bytes) }));
+  };
+}
+
+/** A job submitted to a hospital's own queue gets what that account's job definition gives it: its
+ * account's buckets (FEDRAD_LOCAL_ACCOUNTS without limits) and the site policy's key. */
+export function withSiteAccountJobs(launcher: JobLauncher, ownAccounts: LocalAccounts): JobLauncher {
+  return (job) => {
+    if (job.placement !== 'site-account') return launcher(job);
+    return launcher({ ...job, environment: { ...job.environment, FEDRAD_SITE_POLICY_KEY: keys.sitePolicy(), FEDRAD_LOCAL_ACCOUNTS: JSON.stringify(ownAccounts) } });
   };
 }

@@ -1,12 +1,14 @@
 // Data: one bucket and key per site, the models bucket (global models, lineage, reports) and the
 // access-log bucket. Stateful: construct ids never change once released.
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
+import { grantGlobalModelReads } from '../constructs/global-model-readers.js';
 import { SiteStorage } from '../constructs/site-storage.js';
+import { siteJobRoleName } from '../naming.js';
 
 export interface DataStackProps extends StackProps {
   config: DeploymentConfig;
@@ -40,5 +42,9 @@ export class DataStack extends Stack {
       objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(config.modelRetentionDays)),
     });
     denyUnencryptedUploads(this.modelsBucket, this.modelsKey);
+    const siteAccount = config.sites.filter((s) => s.compute === 'site-account');
+    for (const site of siteAccount) grantGlobalModelReads(this.modelsBucket, this.modelsKey, site.account!, siteJobRoleName(config.federation, site.id));
+    // a hospital deploying a site-account stack passes this as its FederationModelsBucket parameter
+    if (siteAccount.length) new CfnOutput(this, 'ModelsBucketName', { value: this.modelsBucket.bucketName, description: "the site-account stacks' FederationModelsBucket parameter" });
   }
 }

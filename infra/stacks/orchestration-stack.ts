@@ -12,7 +12,10 @@ import { LogKey } from '../constructs/log-key.js';
 import { RoundWorkflow } from '../constructs/round-workflow.js';
 import { RunMonitoring } from '../constructs/run-monitoring.js';
 import { RunSchedule } from '../constructs/run-schedule.js';
-import { updateReaderRoleName } from '../naming.js';
+import { roundMachineName, roundMachineRoleName, siteAgentRoleName, siteJobDefinitionName, siteJobQueueName, siteSubmitRoleName, updateReaderRoleName } from '../naming.js';
+import { SiteAgentQueue } from '../constructs/site-agent-queue.js';
+import type { SiteRef } from '../../lib/federation/round-state.js';
+import type { SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { grantUpdateReads } from '../constructs/update-readers.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
@@ -31,12 +34,20 @@ export class OrchestrationStack extends Stack {
   readonly workflow: RoundWorkflow;
   readonly monitoring: RunMonitoring;
   readonly schedule?: RunSchedule;
+  readonly agentQueues: Map<string, SiteAgentQueue>;
   readonly functions: Record<'prepareRun' | 'validateUpdate' | 'aggregateRound' | 'batchAggregation' | 'finishRun', FedradFunction>;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
     const { config, data, training } = props;
-    const sites = config.sites.map((s) => ({ siteId: s.id, bucket: data.sites.get(s.id)!.bucket.bucketName, jobDefinitionArn: training.jobs.get(s.id)!.jobDefinition.jobDefinitionArn }));
+    // On-premises sites: a task queue and an agent role each (central account).
+    const agentKey = config.sites.some((s) => s.compute === 'on-premises') ? new kms.Key(this, 'AgentQueueKey', { description: `fedrad ${config.federation}: on-premises agents' task queues`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN }) : undefined;
+    this.agentQueues = new Map(
+      config.sites
+        .filter((s) => s.compute === 'on-premises')
+        .map((s) => [s.id, new SiteAgentQueue(this, `Agent-${s.id}`, { siteId: s.id, siteBucket: data.sites.get(s.id)!.bucket, modelsBucket: data.modelsBucket, key: agentKey!, roleName: siteAgentRoleName(config.federation, s.id), trustAnchorArn: s.agentTrustAnchorArn, visibilityTimeout: Duration.seconds(Math.max(60, 2 * config.agentHeartbeatSeconds)) })]),
+    );
+    const sites = config.sites.map((s) => siteRef(this, config, s, data, training, this.agentQueues));
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };
     const logKey = new LogKey(this, 'LogKey');
     const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
@@ -72,6 +83,10 @@ export class OrchestrationStack extends Stack {
       jobQueue: training.compute.queue,
       batchAggregation: { stageAndLoad: batchAggregation.fn, jobQueue: training.aggregation.queue, jobDefinition: training.aggregation.jobDefinition, timeout: Duration.hours(6) },
       trainingConcurrency: config.trainingConcurrency,
+      siteAccounts: config.sites.some((s) => s.compute === 'site-account')
+        ? { machineName: roundMachineName(config.federation), roleName: roundMachineRoleName(config.federation), submitRoleArns: sites.filter((s) => s.submitRoleArn).map((s) => s.submitRoleArn!) }
+        : undefined,
+      agentQueues: this.agentQueues.size ? { queues: [...this.agentQueues.values()].map((a) => a.queue), heartbeat: Duration.seconds(config.agentHeartbeatSeconds) } : undefined,
       jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
       logKey,
     });
@@ -91,4 +106,22 @@ export class OrchestrationStack extends Stack {
       opsKey.grant(new iam.ServicePrincipal('scheduler.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
     }
   }
+}
+
+/** How the round machine reaches a site: by its compute, a job definition here, a queue and job
+ * definition in the hospital's account (with the role to assume there), or the agent's queue. */
+function siteRef(stack: Stack, config: DeploymentConfig, site: SiteConfig, data: DataStack, training: TrainingStack, agents: Map<string, SiteAgentQueue>): SiteRef {
+  const base = { siteId: site.id, bucket: data.sites.get(site.id)!.bucket.bucketName, compute: site.compute };
+  if (site.compute === 'on-premises') return { ...base, queueUrl: agents.get(site.id)!.queue.queueUrl };
+  if (site.compute === 'site-account') {
+    const region = site.region ?? config.region!;
+    const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${service === 'iam' ? '' : region}:${site.account}:${resource}`;
+    return {
+      ...base,
+      jobQueueArn: arn('batch', `job-queue/${siteJobQueueName(config.federation, site.id)}`),
+      jobDefinitionArn: arn('batch', `job-definition/${siteJobDefinitionName(config.federation, site.id)}`),
+      submitRoleArn: arn('iam', `role/${siteSubmitRoleName(config.federation, site.id)}`),
+    };
+  }
+  return { ...base, jobDefinitionArn: training.jobs.get(site.id)!.jobDefinition.jobDefinitionArn };
 }

@@ -6,14 +6,22 @@
 // key policy lets them decrypt only objects whose S3 encryption context is under updates/ (S3 Bucket
 // Keys are off so each object carries its own context). The hospital can cut the federation off by
 // changing this stack alone; every assumed session is in its CloudTrail, named by run, round and site.
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+// With compute "site-account" the training runs here as well (constructs/site-compute.ts): no role
+// of the central account can then read data/, and the federation only submits jobs to this account.
+import { join } from 'node:path';
+import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '../constructs/buckets.js';
-import { siteAccessRoleName, siteAccountBucketName, siteJobRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
+import { keys } from '../../lib/storage/keys.js';
+import { SiteCompute } from '../constructs/site-compute.js';
+import { roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface SiteAccountStackProps extends StackProps {
   config: DeploymentConfig;
@@ -23,7 +31,10 @@ export interface SiteAccountStackProps extends StackProps {
 export class SiteAccountStack extends Stack {
   readonly key: kms.Key;
   readonly bucket: s3.Bucket;
-  readonly role: iam.Role;
+  /** the role the central training job assumes (compute "central" only) */
+  readonly role?: iam.Role;
+  /** the site's own training (compute "site-account" only) */
+  readonly compute?: SiteCompute;
 
   constructor(scope: Construct, id: string, props: SiteAccountStackProps) {
     const { config, site } = props;
@@ -56,16 +67,45 @@ export class SiteAccountStack extends Stack {
     denyUnencryptedUploads(this.bucket, this.key);
     denyUpdateOverwrites(this.bucket);
 
-    // The training job's role here: trusted by exactly one role of the central account.
-    this.role = new iam.Role(this, 'SiteAccessRole', {
-      roleName: siteAccessRoleName(config.federation, site.id),
-      assumedBy: centralRole(siteJobRoleName(config.federation, site.id)),
-      maxSessionDuration: Duration.hours(12),
-      description: `fedrad ${config.federation}: the federation's training job for ${site.id} reads data/ and writes updates/ here`,
-    });
-    this.bucket.grantRead(this.role, 'data/*');
-    this.bucket.grantRead(this.role, 'updates/*');
-    this.bucket.grantPut(this.role, 'updates/*');
+    if (site.compute === 'site-account') {
+      // The models bucket's name comes from the central stack's output (fedrad-<federation>-data).
+      const modelsBucketName = new CfnParameter(this, 'FederationModelsBucket', { type: 'String', allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: "the federation's models bucket (the central data stack's ModelsBucketName output)" });
+      this.compute = new SiteCompute(this, 'Training', {
+        siteId: site.id,
+        siteBucket: this.bucket,
+        modelsBucket: s3.Bucket.fromBucketName(this, 'ModelsBucket', modelsBucketName.valueAsString),
+        centralAccount: central,
+        centralRegion: config.region!,
+        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/train-site/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+        instanceTypes: config.gpuInstanceTypes,
+        maxVcpus: config.maxVcpus,
+        warmVcpus: config.warmVcpus,
+        runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes),
+        jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
+        names: {
+          jobQueue: siteJobQueueName(config.federation, site.id),
+          jobDefinition: siteJobDefinitionName(config.federation, site.id),
+          jobRole: siteJobRoleName(config.federation, site.id),
+          submitRole: siteSubmitRoleName(config.federation, site.id),
+          roundMachine: roundMachineName(config.federation),
+          roundMachineRole: roundMachineRoleName(config.federation),
+        },
+      });
+      new CfnOutput(this, 'SubmitRoleArn', { value: this.compute.submitRole.roleArn });
+      new CfnOutput(this, 'SitePolicyObject', { value: `s3://${this.bucket.bucketName}/${keys.sitePolicy()}`, description: 'write the site policy (JSON) here: until it exists, every task is refused' });
+    } else {
+      // The training job's role here: trusted by exactly one role of the central account.
+      this.role = new iam.Role(this, 'SiteAccessRole', {
+        roleName: siteAccessRoleName(config.federation, site.id),
+        assumedBy: centralRole(siteJobRoleName(config.federation, site.id)),
+        maxSessionDuration: Duration.hours(12),
+        description: `fedrad ${config.federation}: the federation's training job for ${site.id} reads data/ and writes updates/ here`,
+      });
+      this.bucket.grantRead(this.role, 'data/*');
+      this.bucket.grantRead(this.role, 'updates/*');
+      this.bucket.grantPut(this.role, 'updates/*');
+      new CfnOutput(this, 'SiteRoleArn', { value: this.role.roleArn });
+    }
 
     // The central gate and aggregation (function or Batch job): updates/ only, by bucket policy and by key policy.
     const readers = UPDATE_READERS.map((reader) => centralRole(updateReaderRoleName(config.federation, reader)));
@@ -85,7 +125,6 @@ export class SiteAccountStack extends Stack {
     );
 
     new CfnOutput(this, 'SiteBucket', { value: this.bucket.bucketName, description: 'upload the site data under data/ (see README: site data)' });
-    new CfnOutput(this, 'SiteRoleArn', { value: this.role.roleArn });
     new CfnOutput(this, 'SiteKeyArn', { value: this.key.keyArn });
   }
 }

@@ -72,7 +72,8 @@ export class TrainingStack extends Stack {
       roleName: remoteSites ? updateReaderRoleName(config.federation, 'aggregate-job') : undefined,
     });
     this.jobs = new Map(
-      config.sites.map((site) => {
+      // sites training in their own account or on their own machine have no job here
+      config.sites.filter((site) => site.compute === 'central').map((site) => {
         const storage = data.sites.get(site.id)!;
         const remote = storage.remote ? { ...storage.remote, jobRoleName: siteJobRoleName(config.federation, site.id) } : undefined;
         return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote })];

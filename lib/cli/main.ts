@@ -4,10 +4,13 @@ import { FedradError } from '../errors.js';
 import { addDataCommands } from './data-commands.js';
 import { addModelCommands } from './model-commands.js';
 import { addSimulateCommand, type SimulateFn } from './simulate-command.js';
+import { addSiteCommands } from './site-commands.js';
 
 export interface CliDeps {
   /** the local federation runner, wired by the entry point (it needs the CDK app and the functions) */
   simulate?: SimulateFn;
+  /** the training entrypoint (functions/train-site/main.ts) the site agent runs */
+  trainingEntrypoint?: string;
 }
 
 export function buildProgram(deps: CliDeps = {}): Command {
@@ -19,6 +22,7 @@ export function buildProgram(deps: CliDeps = {}): Command {
   addModelCommands(program);
   addDataCommands(program);
   if (deps.simulate) addSimulateCommand(program, deps.simulate);
+  if (deps.trainingEntrypoint) addSiteCommands(program, deps.trainingEntrypoint);
   return program;
 }
 

@@ -23,6 +23,8 @@ export interface SimulateCliOptions {
   maxImages: number;
   minSites?: number;
   failSites?: string[];
+  /** where each site trains, by position (central, site-account, on-premises) */
+  siteModes?: Array<'central' | 'site-account' | 'on-premises'>;
   s3Endpoint?: string;
   json?: boolean;
   onEvent?: (e: WorkflowEvent) => void;
@@ -38,6 +40,15 @@ const int = (name: string, min: number, max: number) => (v: string) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
   return n;
 };
+
+const SITE_MODES = ['central', 'site-account', 'on-premises'] as const;
+/** --site-modes central,site-account,on-premises */
+export function siteModes(v: string): Array<(typeof SITE_MODES)[number]> {
+  const modes = v.split(',').map((m) => m.trim());
+  const bad = modes.find((m) => !(SITE_MODES as readonly string[]).includes(m));
+  if (bad !== undefined) throw new InvalidArgumentError(`--site-modes takes ${SITE_MODES.join(', ')} separated by commas, got ${JSON.stringify(bad.slice(0, 40))}`);
+  return modes as Array<(typeof SITE_MODES)[number]>;
+}
 
 const STRATEGY_TYPES = StrategySchema.options.map((o) => o.shape.type.value);
 
@@ -145,6 +156,7 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
     .option('--max-images <n>', 'images at the largest site', int('--max-images', 10, 100000), 1000)
     .option('--min-sites <n>', 'accepted updates a round needs', int('--min-sites', 1, 50))
     .option('--fail-sites <ids>', 'comma-separated sites whose training jobs fail (fault injection)', (v: string) => v.split(',').filter(Boolean))
+    .option('--site-modes <modes>', 'where each site trains, in site order: comma-separated central, site-account or on-premises (sites beyond the list: central); see docs/site-compute.md', siteModes)
     .option('--out <dir>', 'output folder (buckets, report)', '.fedrad/simulate')
     .option('--s3-endpoint <url>', 'use an S3-compatible endpoint (LocalStack, MinIO) instead of the local folder; buckets are created there')
     .option('--json', 'print one JSON object as the last line')

@@ -3,7 +3,21 @@ import { z } from 'zod';
 import { GateConfigSchema, StrategySchema } from '../schemas/strategy.js';
 import { SiteOutcomeSchema } from '../schemas/lineage.js';
 
-export const SiteRefSchema = z.object({ siteId: z.string(), bucket: z.string(), jobDefinitionArn: z.string() }).strict();
+/** A site as the round machine addresses it; `compute` picks the branch inside the Map (default central). */
+export const SiteRefSchema = z
+  .object({
+    siteId: z.string(),
+    bucket: z.string(),
+    /** central and site-account: the job definition (in the hospital's account for site-account) */
+    jobDefinitionArn: z.string().optional(),
+    compute: z.enum(['central', 'site-account', 'on-premises']).optional(),
+    /** site-account: the hospital's job queue, and its role the round machine assumes to submit there */
+    jobQueueArn: z.string().optional(),
+    submitRoleArn: z.string().optional(),
+    /** on-premises: the queue the site's agent polls */
+    queueUrl: z.string().optional(),
+  })
+  .strict();
 export type SiteRef = z.infer<typeof SiteRefSchema>;
 
 export const RoundSummarySchema = z
@@ -36,7 +50,7 @@ export type RoundState = z.infer<typeof RoundStateSchema>;
 
 /** What the Map gives each site's branch. */
 export const SiteTaskSchema = z
-  .object({ runId: z.string(), round: z.number().int(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string(), trainingSpec: z.string(), gate: GateConfigSchema, site: SiteRefSchema })
+  .object({ runId: z.string(), round: z.number().int(), modelsBucket: z.string(), globalModelKey: z.string(), globalModelSha256: z.string(), trainingSpec: z.string(), gate: GateConfigSchema, rounds: z.number().int(), strategy: StrategySchema, site: SiteRefSchema })
   .strict();
 export type SiteTask = z.infer<typeof SiteTaskSchema>;
 

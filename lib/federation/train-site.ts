@@ -2,6 +2,7 @@
 // (refusing data that changed since its manifest), evaluate the global model on the validation
 // split, train locally, and write the update and its manifest into the site's own bucket, once.
 import { BlobDataSource } from '../data/blob-data-source.js';
+import type { DataSource } from '../data/data-source.js';
 import { loadSiteDataset } from '../data/load-dataset.js';
 import { evaluateModel } from '../model/evaluate.js';
 import type { Metrics } from '../model/metrics.js';
@@ -28,7 +29,8 @@ export interface SiteTrainingResult {
   manifest?: UpdateManifest;
 }
 
-export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log: (m: string) => void = () => {}): Promise<SiteTrainingResult> {
+/** `data`: where the site's images are (default: the site bucket's data/; an on-premises agent's folder) */
+export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log: (m: string) => void = () => {}, data?: DataSource): Promise<SiteTrainingResult> {
   const manifestKey = keys.updateManifest(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND);
   if (await store.head(job.FEDRAD_SITE_BUCKET, manifestKey)) {
     log(`an update for run ${job.FEDRAD_RUN_ID} round ${job.FEDRAD_ROUND} is already in s3://${job.FEDRAD_SITE_BUCKET}/${manifestKey}; nothing to do`);
@@ -41,11 +43,11 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
     throw new CorruptGlobalModelError(`global model s3://${job.FEDRAD_MODELS_BUCKET}/${job.FEDRAD_GLOBAL_MODEL_KEY} has SHA-256 ${actual}, but this round's model is ${job.FEDRAD_GLOBAL_MODEL_SHA256}`, { key: job.FEDRAD_GLOBAL_MODEL_KEY });
   }
   const global = decodeModel(bytes, job.FEDRAD_GLOBAL_MODEL_KEY);
-  const data = await loadSiteDataset(new BlobDataSource(store, job.FEDRAD_SITE_BUCKET));
-  log(`site ${job.FEDRAD_SITE_ID}: ${data.train.count} training and ${data.validation.count} validation samples`);
-  const hasValidation = data.validation.count > 0;
-  const globalMetrics = hasValidation ? await evaluateModel(global, data.validation) : undefined;
-  const result = await trainModel({ model: global, spec: job.FEDRAD_TRAINING_SPEC, train: data.train, validation: hasValidation ? data.validation : undefined, log });
+  const dataset = await loadSiteDataset(data ?? new BlobDataSource(store, job.FEDRAD_SITE_BUCKET));
+  log(`site ${job.FEDRAD_SITE_ID}: ${dataset.train.count} training and ${dataset.validation.count} validation samples`);
+  const hasValidation = dataset.validation.count > 0;
+  const globalMetrics = hasValidation ? await evaluateModel(global, dataset.validation) : undefined;
+  const result = await trainModel({ model: global, spec: job.FEDRAD_TRAINING_SPEC, train: dataset.train, validation: hasValidation ? dataset.validation : undefined, log });
   const update = encodeSafetensors(computeUpdate(global, result.weights), { siteId: job.FEDRAD_SITE_ID, runId: job.FEDRAD_RUN_ID, round: String(job.FEDRAD_ROUND) });
   const manifest: UpdateManifest = {
     version: 1,
@@ -54,7 +56,7 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
     round: job.FEDRAD_ROUND,
     baseModelSha256: actual,
     updateSha256: sha256(update),
-    sampleCount: data.train.count,
+    sampleCount: dataset.train.count,
     globalMetrics: metricsRecord(globalMetrics),
     localMetrics: metricsRecord(result.metrics),
     trainLoss: finiteOrNull(result.epochLosses.at(-1)),

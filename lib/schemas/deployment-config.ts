@@ -4,6 +4,11 @@ import { z } from 'zod';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
+/** Where a site trains: the central account's Batch (today's default), a GPU Batch queue in the
+ * hospital's own AWS account, or the hospital's own machine running `fedrad site agent`. */
+export const SiteComputeSchema = z.enum(['central', 'site-account', 'on-premises']);
+export type SiteCompute = z.infer<typeof SiteComputeSchema>;
+
 export const SiteConfigSchema = z
   .object({
     id: z.string().regex(NAME, 'use 1-31 lowercase letters, digits or hyphens, starting with a letter or digit'),
@@ -14,8 +19,15 @@ export const SiteConfigSchema = z
     account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
     /** the region of that site stack (default: the federation's region) */
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-2').optional(),
+    /** where the site trains (default central); see docs/site-compute.md */
+    compute: SiteComputeSchema.default('central'),
+    /** on-premises: the IAM Roles Anywhere trust anchor (the hospital's CA) whose certificates may act as the agent */
+    agentTrustAnchorArn: z.string().regex(/^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[0-9a-f-]{36}$/, 'an IAM Roles Anywhere trust anchor ARN').optional(),
   })
   .strict()
+  .refine((s) => s.compute !== 'site-account' || s.account, { message: 'compute "site-account" trains in the hospital\'s own AWS account: set account to its 12-digit id', path: ['account'] })
+  .refine((s) => s.compute !== 'on-premises' || !s.account, { message: 'compute "on-premises" keeps the data on the hospital\'s machine and sends updates to a bucket of the federation: drop account, or use compute "site-account"', path: ['account'] })
+  .refine((s) => !s.agentTrustAnchorArn || s.compute === 'on-premises', { message: 'agentTrustAnchorArn applies to compute "on-premises" only', path: ['agentTrustAnchorArn'] })
   .refine((s) => !(s.account && s.existingBucket), { message: 'a site in its own account gets its bucket from its site stack: drop existingBucket or account', path: ['existingBucket'] })
   .refine((s) => !s.region || s.account, { message: 'region applies to a site in its own account: set account too', path: ['region'] });
 
@@ -31,6 +43,8 @@ export const DeploymentConfigSchema = z
     trainingConcurrency: z.number().int().min(1).max(50).default(10),
     /** minutes before a site's training job is stopped */
     jobTimeoutMinutes: z.number().int().min(5).max(7 * 24 * 60).default(120),
+    /** seconds an on-premises site's agent may go without a heartbeat before its site fails for the round */
+    agentHeartbeatSeconds: z.number().int().min(2).max(3600).default(300),
     /** minutes a training job may wait RUNNABLE at the head of the queue (no capacity, or no instance
      * type fits) before Batch cancels it and its site counts as failed; 10 to 1440 (Batch's bounds) */
     runnableTimeoutMinutes: z.number().int().min(10).max(1440).default(60),

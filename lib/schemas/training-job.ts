@@ -28,5 +28,13 @@ export const TrainingJobEnvSchema = z.object({
   FEDRAD_SITE_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional(),
   /** the training spec as JSON */
   FEDRAD_TRAINING_SPEC: jsonString(TrainingSpecSchema),
+  /** the site's images from this folder instead of the site bucket's data/ (an on-premises agent) */
+  FEDRAD_DATA_DIR: z.string().min(1).optional(),
+  /** the run's rounds and strategy (JSON), which a site policy checks */
+  FEDRAD_RUN_ROUNDS: z.coerce.number().int().min(1).optional(),
+  FEDRAD_STRATEGY: z.string().optional(),
+  /** set by a site-account job definition: the site policy's key in the site bucket; the job trains
+   * only if a policy there allows the task (an empty or unreadable key refuses) */
+  FEDRAD_SITE_POLICY_KEY: z.string().optional(),
 });
 export type TrainingJobEnv = z.infer<typeof TrainingJobEnvSchema>;

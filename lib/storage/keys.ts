@@ -36,4 +36,6 @@ export const keys = {
   updatesPrefix: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/`,
   update: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/update.safetensors`,
   updateManifest: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/manifest.json`,
+  /** the site policy of a site training in its own account (written by the hospital, read by its job) */
+  sitePolicy: () => 'site-policy/site-policy.json',
 };

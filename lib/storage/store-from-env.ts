@@ -4,15 +4,18 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { BlobStore } from './blob-store.js';
 import { FolderBlobStore } from './folder-store.js';
+import { type LocalAccounts, withLocalAccounts } from './local-accounts.js';
 import { BucketRoutedStore } from './routed-store.js';
 import { S3BlobStore } from './s3-store.js';
 
 let cached: { signature: string; store: BlobStore } | undefined;
 
 export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): BlobStore {
-  const signature = `${env.FEDRAD_STORAGE_ROOT ?? ''}|${env.AWS_ENDPOINT_URL ?? ''}`;
+  const signature = `${env.FEDRAD_STORAGE_ROOT ?? ''}|${env.AWS_ENDPOINT_URL ?? ''}|${env.FEDRAD_LOCAL_ACCOUNTS ?? ''}`;
   if (cached?.signature === signature) return cached.store;
-  const store = env.FEDRAD_STORAGE_ROOT ? new FolderBlobStore(env.FEDRAD_STORAGE_ROOT) : new S3BlobStore({ endpoint: env.AWS_ENDPOINT_URL });
+  const base = env.FEDRAD_STORAGE_ROOT ? new FolderBlobStore(env.FEDRAD_STORAGE_ROOT) : new S3BlobStore({ endpoint: env.AWS_ENDPOINT_URL });
+  // local only (`fedrad simulate`): buckets of sites in their own accounts
+  const store = env.FEDRAD_LOCAL_ACCOUNTS ? withLocalAccounts(base, JSON.parse(env.FEDRAD_LOCAL_ACCOUNTS) as LocalAccounts) : base;
   cached = { signature, store };
   return store;
 }

@@ -14,6 +14,13 @@ export interface TrainingJobRequest {
   jobName: string;
   jobDefinition: string;
   environment: Record<string, string>;
+  /** which Batch state submitted it: the central queue, or a queue in the hospital's account */
+  placement?: 'central' | 'site-account';
+}
+
+/** Sends an on-premises site's task and waits for its agent's answer (lib/workflow/local-task-queues.ts). */
+export interface AgentTaskSender {
+  sendAndWait(queueUrl: string, body: Record<string, unknown>, limits: { heartbeatSeconds?: number; timeoutSeconds?: number }): Promise<unknown>;
 }
 
 /** Runs one site's training job; resolves when it succeeded, rejects with the reason otherwise. */
@@ -47,6 +54,8 @@ export interface LocalRunOptions {
   launchJob: JobLauncher;
   /** runs the CPU Batch aggregation job (functions/aggregate-round/batch-main.ts) */
   launchAggregationJob?: JobLauncher;
+  /** answers "Ask the site's agent to train" (on-premises sites) */
+  agentTasks?: AgentTaskSender;
   input: Json;
   executionName: string;
   onEvent?: (e: WorkflowEvent) => void;
@@ -97,23 +106,45 @@ export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
   const noWait = (def: StateMachineDefinition) => Object.fromEntries(stateNames(def).map((n) => [n, 10]));
   let roundCounter = 0;
 
+  const trainingJob = (placement: TrainingJobRequest['placement']) => async (input: Json) => {
+    const p = input as { JobName: string; JobDefinition: string; ContainerOverrides?: { Environment?: Array<{ Name: string; Value: string }> } };
+    const environment = envArray(p.ContainerOverrides?.Environment ?? []);
+    const siteId = environment.FEDRAD_SITE_ID;
+    const round = Number(environment.FEDRAD_ROUND);
+    onEvent({ type: 'job-started', siteId, round });
+    try {
+      await opts.launchJob({ jobName: p.JobName, jobDefinition: p.JobDefinition, environment, placement });
+    } catch (err) {
+      const reason = (err as Error).message;
+      onEvent({ type: 'job-finished', siteId, round, ok: false, error: reason });
+      // A failed Batch job reaches a .sync task as States.TaskFailed.
+      throw taskError('States.TaskFailed', JSON.stringify({ JobName: p.JobName, Status: 'FAILED', StatusReason: reason.slice(0, 1000) }));
+    }
+    onEvent({ type: 'job-finished', siteId, round, ok: true });
+    return { JobId: `local-${p.JobName}`, JobName: p.JobName, JobDefinition: p.JobDefinition, Status: 'SUCCEEDED' };
+  };
+  const agentState = findState(definitions.round, ROUND_STATES.askAgent);
+  const agentLimits = { heartbeatSeconds: agentState?.HeartbeatSeconds as number | undefined, timeoutSeconds: agentState?.TimeoutSeconds as number | undefined };
+
   const roundOverrides = {
-    [ROUND_STATES.train]: async (input: Json) => {
-      const p = input as { JobName: string; JobDefinition: string; ContainerOverrides?: { Environment?: Array<{ Name: string; Value: string }> } };
-      const environment = envArray(p.ContainerOverrides?.Environment ?? []);
-      const siteId = environment.FEDRAD_SITE_ID;
-      const round = Number(environment.FEDRAD_ROUND);
+    [ROUND_STATES.train]: trainingJob('central'),
+    [ROUND_STATES.trainInAccount]: trainingJob('site-account'),
+    [ROUND_STATES.askAgent]: async (input: Json) => {
+      const p = input as { QueueUrl: string; MessageBody: Record<string, unknown> };
+      const siteId = String(p.MessageBody.siteId);
+      const round = Number(p.MessageBody.round);
+      if (!opts.agentTasks) throw taskError('States.TaskFailed', 'no local task queue for on-premises agents');
       onEvent({ type: 'job-started', siteId, round });
       try {
-        await opts.launchJob({ jobName: p.JobName, jobDefinition: p.JobDefinition, environment });
+        const output = await opts.agentTasks.sendAndWait(p.QueueUrl, p.MessageBody, agentLimits);
+        onEvent({ type: 'job-finished', siteId, round, ok: true });
+        return output;
       } catch (err) {
-        const reason = (err as Error).message;
-        onEvent({ type: 'job-finished', siteId, round, ok: false, error: reason });
-        // A failed Batch job reaches a .sync task as States.TaskFailed.
-        throw taskError('States.TaskFailed', JSON.stringify({ JobName: p.JobName, Status: 'FAILED', StatusReason: reason.slice(0, 1000) }));
+        const e = err as Error;
+        onEvent({ type: 'job-finished', siteId, round, ok: false, error: `${e.name}: ${e.message}` });
+        // the agent's SendTaskFailure error, or States.HeartbeatTimeout / States.Timeout
+        throw taskError(e.name, e.message);
       }
-      onEvent({ type: 'job-finished', siteId, round, ok: true });
-      return { JobId: `local-${p.JobName}`, JobName: p.JobName, JobDefinition: p.JobDefinition, Status: 'SUCCEEDED' };
     },
     [ROUND_STATES.validate]: async (input: Json) => {
       const out = (await handlers.validateUpdate(input)) as { siteId: string; status: string };
@@ -151,7 +182,8 @@ export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
       const name = `${opts.executionName}-round-${++roundCounter}`;
       const execution = roundMachine.run(p.Input as never, {
         overrides: { taskResourceLocalHandlers: roundOverrides as never, retryIntervalOverrides: noWait(definitions.round) },
-        context: { Execution: { Id: `local:${name}`, Name: name, Input: p.Input, StartTime: new Date().toISOString() } } as never,
+        // Task.Token: a placeholder; the agents' task queues give each task a token of its own
+        context: { Execution: { Id: `local:${name}`, Name: name, Input: p.Input, StartTime: new Date().toISOString() }, Task: { Token: 'local' } } as never,
       });
       try {
         const output = await execution.result;
@@ -175,6 +207,20 @@ export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
     const f = describeFailure(err);
     throw new WorkflowFailedError(f.error, f.cause);
   }
+}
+
+/** A state by name, at any depth (Map item processors included). */
+function findState(def: StateMachineDefinition, name: string): Record<string, unknown> | undefined {
+  let found: Record<string, unknown> | undefined;
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [n, state] of Object.entries(states)) {
+      if (n === name) found = state;
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Record<string, unknown>> } | undefined;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(def.States as unknown as Record<string, Record<string, unknown>>);
+  return found;
 }
 
 function stateNames(def: StateMachineDefinition): string[] {

@@ -11,6 +11,9 @@ export const RUN_STATES = {
 export const ROUND_STATES = {
   map: 'Train at each site',
   train: 'Train at site',
+  wherePlaced: 'Where does the site train?',
+  trainInAccount: "Train in the hospital's account",
+  askAgent: "Ask the site's agent to train",
   validate: 'Validate update',
   recordFailure: 'Record failed site',
   aggregate: 'Aggregate round',

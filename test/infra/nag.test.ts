@@ -8,8 +8,9 @@ import { parseDeploymentConfig } from '../../infra/config.js';
 import { buildFedrad, type FedradStacks } from '../../infra/fedrad.js';
 import { ACKNOWLEDGEMENTS, type PackReport, runNag } from '../../infra/nag.js';
 
-// site c lives in its own account (the hospital's site stack is checked with the rest)
-const config = parseDeploymentConfig({ federation: 'nag', centralAccount: '111111111111', region: 'eu-west-2', sites: [...['a', 'b'].map((id) => ({ id, displayName: id })), { id: 'c', displayName: 'c', account: '222222222222' }], schedule: { expression: 'cron(0 2 ? * SUN *)', timezone: 'Europe/London' }, notificationEmail: 'ml-ops@example.org' }, 'nag');
+// site c lives in its own account (the hospital's site stack is checked with the rest); site d trains
+// in its own account, site e on the hospital's machine (docs/site-compute.md)
+const config = parseDeploymentConfig({ federation: 'nag', centralAccount: '111111111111', region: 'eu-west-2', sites: [...['a', 'b'].map((id) => ({ id, displayName: id })), { id: 'c', displayName: 'c', account: '222222222222' }, { id: 'd', displayName: 'd', account: '333333333333', compute: 'site-account' }, { id: 'e', displayName: 'e', compute: 'on-premises' }], schedule: { expression: 'cron(0 2 ? * SUN *)', timezone: 'Europe/London' }, notificationEmail: 'ml-ops@example.org' }, 'nag');
 const CONTEXT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true };
 
 function nag(extra?: (stacks: FedradStacks) => void): PackReport[] {
