@@ -3,6 +3,7 @@
 // runs on any onnxruntime build. Forms chosen for onnxruntime's CPU kernels: see DESIGN.md.
 import { UnsupportedOpError } from '../errors.js';
 import { attr, floatTensor, type GraphBuilder, getFloat, getInt, getInts, getString, type Node, numel } from './graph.js';
+import type { BatchNormGroup } from './lower.js';
 import { convGeometry, type Shape } from './shapes.js';
 
 export interface GradContext {
@@ -329,3 +330,28 @@ export function differentiableInputs(node: Node): number[] {
   return DIFFERENTIABLE_INPUTS[node.op] ?? range(node.inputs.length);
 }
 
+
+/**
+ * Backward of a training-mode BatchNormalization (lower.ts's group) in closed form, with xhat the
+ * normalized input and sums over every axis but the channels (M elements each):
+ *   dbias = sum(dy), dscale = sum(dy * xhat),
+ *   dx = (scale / std) * (dy - dbias / M - xhat * dscale / M).
+ * Returns gradients for [x, scale, bias] where `needs` asks.
+ */
+export function batchNormGrad(ctx: GradContext, g: BatchNormGroup, dy: string, needs: [boolean, boolean, boolean]): [string | undefined, string | undefined, string | undefined] {
+  const b = ctx.b;
+  const sumDy = b.op('ReduceSum', [dy, g.axes], { keepdims: attr.int(1) }, 'gbn_sum_dy');
+  const sumDyXhat = needs[0] || needs[1] ? b.op('ReduceSum', [b.op('Mul', [dy, g.normalized]), g.axes], { keepdims: attr.int(1) }, 'gbn_sum_dy_xhat') : undefined;
+  let dx: string | undefined;
+  if (needs[0]) {
+    const a = b.op('Div', [b.op('Reshape', [g.scale, g.perChannel]), g.std], {}, 'gbn_a'); // [1, C, 1, ...]
+    const perM = (v: string) => b.op('Div', [b.op('Mul', [v, a]), g.count]);
+    // dy * a - (xhat * (a dscale / M) + a dbias / M): the per-channel factors first, then 4 passes.
+    dx = b.op('Sub', [b.op('Mul', [dy, a]), b.op('Add', [b.op('Mul', [g.normalized, perM(sumDyXhat!)]), perM(sumDy)])], {}, 'gbn_x');
+  }
+  return [
+    dx,
+    needs[1] ? b.op('Reshape', [sumDyXhat!, g.flat], {}, 'gbn_scale') : undefined,
+    needs[2] ? b.op('Reshape', [sumDy, g.flat], {}, 'gbn_bias') : undefined,
+  ];
+}
