@@ -27,7 +27,7 @@ import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
 import { synthesizeLocal } from './synth-local.js';
-import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites } from './trainers.js';
+import { AGGREGATION_ENTRYPOINT, noopLauncher, pooledProcessLauncher, processLauncher, withFailingSites } from './trainers.js';
 
 export interface SimulateOptions {
   sites?: number;
@@ -135,6 +135,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         norm: o.norm,
         spec: { ...(o.localSteps ? { localSteps: rounds * o.localSteps } : { epochs: rounds * epochs }), optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
+        concurrency,
       });
       await writeFile(join(outDir, 'baselines.json'), JSON.stringify({ key: baselineKey, baselines }));
     }
@@ -160,7 +161,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   };
   Object.assign(process.env, { ...storageEnv, FEDRAD_MODELS_BUCKET: deployment.modelsBucket, FEDRAD_SITES: JSON.stringify(deployment.sites) });
   const store: BlobStore = o.s3Endpoint ? new S3BlobStore({ endpoint: o.s3Endpoint }) : new FolderBlobStore(storageRoot);
-  let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
+  // Training jobs on warm runner processes, one per concurrent job (no process start per job).
+  const pool = o.trainer === 'noop' ? undefined : pooledProcessLauncher({ ...storageEnv, FEDRAD_THREADS: threads }, concurrency);
+  let launcher: JobLauncher = pool ? pool.launch : noopLauncher(store);
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
@@ -186,6 +189,8 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     failure = nestedFailure(err.error, err.causeText);
+  } finally {
+    pool?.close();
   }
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 
