@@ -68,12 +68,13 @@ function kernelOffsets(kernel: number[]): number[][] {
 }
 
 /**
- * Weight gradient of a stride-1, undilated Conv as ONE matrix product: the input (channels first,
- * padded) is sliced once per kernel offset and the slices stacked into patches [k*k*C, N*H*W]
- * (im2col by Slice); dW = dy [O, N*H*W] x patches^T. onnxruntime's Conv with a whole activation
- * map as its kernel ran this at ~2.5 GFLOP/s (bench:profile-train); the GEMM runs at MLAS speed.
+ * Weight gradient of a stride-1, undilated Conv as k*k matrix products, one per kernel offset: the
+ * input (channels first, padded) sliced at that offset, [C, N*H*W], against the output gradient
+ * [O, N*H*W]: dW[:, :, offset] = dy x slice^T (im2col by Slice, one offset at a time, so no k*k
+ * times larger patch matrix is ever held; stacking all offsets into one patch matrix and one GEMM
+ * cost 15% more CPU on unet-segmenter, the Conv below 48% more).
  */
-function convWeightGradByPatches(ctx: GradContext, x: string, dy: string, xs: Shape, ys: Shape, kernel: number[], padsBegin: number[], padsEnd: number[]): string {
+function convWeightGradByOffsets(ctx: GradContext, x: string, dy: string, xs: Shape, ys: Shape, kernel: number[], padsBegin: number[], padsEnd: number[]): string {
   const n = kernel.length;
   const b = ctx.b;
   const perm = [1, 0, ...range(n, 2)];
@@ -81,11 +82,14 @@ function convWeightGradByPatches(ctx: GradContext, x: string, dy: string, xs: Sh
   if ([...padsBegin, ...padsEnd].some((p) => p !== 0)) xc = b.op('Pad', [xc, b.ints([0, 0, ...padsBegin, 0, 0, ...padsEnd])], {}, 'gpatch_pad');
   const spatialAxes = b.ints(range(n, 2), 'gpatch_axes');
   const out = ys.slice(2);
-  const slices = kernelOffsets(kernel).map((o) => b.op('Slice', [xc, b.ints(o), b.ints(o.map((v, i) => v + out[i])), spatialAxes], {}, 'gpatch_slice'));
-  const patches = b.op('Reshape', [slices.length === 1 ? slices[0] : b.op('Concat', slices, { axis: attr.int(0) }, 'gpatch'), b.ints([numel(kernel) * xs[1], -1])]);
+  const rows = b.ints([xs[1], -1], 'gpatch_rows');
   const dyc = b.op('Reshape', [b.op('Transpose', [dy], { perm: attr.ints(perm) }), b.ints([ys[1], -1])]); // [O, N*H*W]
-  const gw = b.op('Gemm', [dyc, patches], { transB: attr.int(1) }, 'gconvw'); // [O, K*C], offset-major
-  const byOffset = b.op('Reshape', [gw, b.ints([ys[1], numel(kernel), xs[1]])]);
+  const perOffset = kernelOffsets(kernel).map((o) => {
+    const slice = b.op('Reshape', [b.op('Slice', [xc, b.ints(o), b.ints(o.map((v, i) => v + out[i])), spatialAxes], {}, 'gpatch_slice'), rows]); // [C, N*H*W]
+    return b.op('Gemm', [dyc, slice], { transB: attr.int(1) }, 'gconvw'); // [O, C]
+  });
+  const stacked = perOffset.length === 1 ? perOffset[0] : b.op('Concat', perOffset, { axis: attr.int(1) }); // [O, K*C], offset-major
+  const byOffset = b.op('Reshape', [stacked, b.ints([ys[1], numel(kernel), xs[1]])]);
   return b.op('Reshape', [b.op('Transpose', [byOffset], { perm: attr.ints([0, 2, 1]) }), b.ints([ys[1], xs[1], ...kernel])], {}, 'gconvw_w');
 }
 
@@ -123,7 +127,7 @@ const conv: GradRule = (ctx, node, [dy], needs) => {
     const outputPadding = range(n).map((i) => xs[2 + i] - (g.strides[i] * (ys[2 + i] - 1) + (kernel[i] - 1) * g.dilations[i] + 1 - g.padsBegin[i] - g.padsEnd[i]));
     out[0] = ctx.b.op('ConvTranspose', [dy!, w], { ...convAttrs(g.strides, g.dilations, g.padsBegin, g.padsEnd), output_padding: attr.ints(outputPadding) }, 'gconvt');
   }
-  if (needs[1] && plain) out[1] = convWeightGradByPatches(ctx, x, dy!, xs, ys, kernel, g.padsBegin, g.padsEnd);
+  if (needs[1] && plain) out[1] = convWeightGradByOffsets(ctx, x, dy!, xs, ys, kernel, g.padsBegin, g.padsEnd);
   else if (needs[1]) {
     // Weight gradient: a Conv over the batch-transposed input with the output gradient as kernel
     // (stride and dilation swap roles); slice when padding leaves extra positions.
