@@ -2,7 +2,7 @@
 // Prints one JSON object per line per model and batch size.
 // --vs-torch: the same networks, batch, loss and optimizer in PyTorch (bench/torch/train_server.py),
 // alternating ours and PyTorch within this run at each thread count; one line per configuration
-// with the median images/s of each and ratio = ours / PyTorch. Without PyTorch (Debian's
+// with the median images/s of each and ratio = ours / PyTorch (and cpuRatio, by CPU time per image). Without PyTorch (Debian's
 // python3-torch, or FEDRAD_TORCH_PYTHON naming a python that has torch) it prints a line saying so
 // and measures ours alone.
 // Usage: npm run bench:train [-- --models cnn-classifier --batches 16,32,64 --threads 2 --seconds 3]
@@ -36,7 +36,7 @@ const WIDTH = 16;
 const ep = await detectExecutionProvider();
 
 interface Engine {
-  time(seconds: number): Promise<{ imagesPerSecond: number; steps: number; loss: number }>;
+  time(seconds: number): Promise<{ imagesPerSecond: number; cpuMsPerImage: number; steps: number; loss: number }>;
   release(): Promise<void>;
 }
 
@@ -71,12 +71,14 @@ async function ours(name: string, batch: number, threads: number): Promise<Engin
     sessionCreateMs,
     async time(s: number) {
       const start = performance.now();
+      const cpu0 = process.cpuUsage();
       let timed = 0;
       while (performance.now() - start < s * 1000 || timed < 3) {
         await run();
         timed++;
       }
-      return { imagesPerSecond: (timed * batch) / ((performance.now() - start) / 1000), steps: timed, loss };
+      const cpu = process.cpuUsage(cpu0);
+      return { imagesPerSecond: (timed * batch) / ((performance.now() - start) / 1000), cpuMsPerImage: (cpu.user + cpu.system) / 1000 / (timed * batch), steps: timed, loss };
     },
     release: () => session.release(),
   };
@@ -116,12 +118,14 @@ for (const name of values.models!.split(',')) {
       const a: number[] = [];
       const b: number[] = [];
       const ratios: number[] = [];
+      const cpuRatios: number[] = [];
       for (let i = 0; i < Number(values.repeats); i++) {
-        const x = (await mine.time(seconds)).imagesPerSecond;
-        const y = (await torch.time(seconds)).imagesPerSecond;
-        a.push(x);
-        b.push(y);
-        ratios.push(x / y);
+        const x = await mine.time(seconds);
+        const y = await torch.time(seconds);
+        a.push(x.imagesPerSecond);
+        b.push(y.imagesPerSecond);
+        ratios.push(x.imagesPerSecond / y.imagesPerSecond);
+        cpuRatios.push(y.cpuMsPerImage / x.cpuMsPerImage);
       }
       await mine.release();
       console.log(JSON.stringify({
@@ -129,6 +133,9 @@ for (const name of values.models!.split(',')) {
         oursImagesPerSecond: round1(median(a)), torchImagesPerSecond: round1(median(b)),
         ratio: Math.round(median(ratios) * 1000) / 1000,
         ratios: ratios.map((r) => Math.round(r * 1000) / 1000),
+        // PyTorch's CPU time per image / ours: what each engine costs in processor time, steadier
+        // than wall time on a shared machine (at 2 threads it counts both engines' spin-waiting too).
+        cpuRatio: Math.round(median(cpuRatios) * 1000) / 1000,
         torchVersion: torch.version,
       }));
     }

@@ -13,7 +13,7 @@ const SERVER = join(import.meta.dirname, 'train_server.py');
 export interface TorchBench {
   version: string;
   setup(cmd: { model: string; batch: number; inputSize: number; width: number; threads: number }): Promise<void>;
-  time(seconds: number): Promise<{ imagesPerSecond: number; steps: number; loss: number }>;
+  time(seconds: number): Promise<{ imagesPerSecond: number; cpuMsPerImage: number; steps: number; loss: number }>;
   close(): Promise<void>;
 }
 
@@ -60,7 +60,7 @@ export async function startTorch(): Promise<TorchBench | { skipped: string }> {
     },
     async time(seconds) {
       const r = await ask({ cmd: 'time', seconds });
-      return { imagesPerSecond: Number(r.imagesPerSecond), steps: Number(r.steps), loss: Number(r.loss) };
+      return { imagesPerSecond: Number(r.imagesPerSecond), cpuMsPerImage: Number(r.cpuMsPerImage), steps: Number(r.steps), loss: Number(r.loss) };
     },
     async close() {
       child.stdin.end();
