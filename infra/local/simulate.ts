@@ -26,7 +26,7 @@ import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
-import { synthesizeLocal } from './synth-local.js';
+import { localBucket, localModelsBucket, synthesizeLocalAside } from './synth-local.js';
 import { AGGREGATION_ENTRYPOINT, noopLauncher, pooledProcessLauncher, processLauncher, withFailingSites } from './trainers.js';
 
 export interface SimulateOptions {
@@ -103,8 +103,10 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}` })),
     trainingConcurrency: concurrency,
   });
-  const deployment = synthesizeLocal(config);
-  const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
+  // The CDK app synthesizes in a child process while the sites are written here.
+  const synthesized = synthesizeLocalAside(config);
+  synthesized.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  const bucketOf = new Map(config.sites.map((s) => [s.id, localBucket(FEDERATION, s.id)]));
 
   // Synthetic data in the site buckets' data/ prefix; reused when the same federation is asked again.
   const dataKey = JSON.stringify({ siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1 });
@@ -116,10 +118,11 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     await writeFile(marker, JSON.stringify({ key: dataKey }));
   } else {
     // Each run is new: clear earlier runs' models and updates, keep the data.
-    await rm(join(storageRoot, deployment.modelsBucket), { recursive: true, force: true });
+    await rm(join(storageRoot, localModelsBucket(FEDERATION)), { recursive: true, force: true });
     for (const b of bucketOf.values()) await rm(join(storageRoot, b, 'updates'), { recursive: true, force: true });
   }
   const testDataDir = join(outDir, TEST_SITE_ID, 'data');
+  const deployment = await synthesized;
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
