@@ -59,6 +59,7 @@ export function pooledProcessLauncher(baseEnv: Record<string, string>, slots: nu
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
+    child.on('error', (err) => runner.fail?.(new Error(`the job runner failed: ${err.message}`)));
     child.on('exit', (code, signal) => {
       all.delete(runner);
       runner.fail?.(new Error(`the job runner exited (${signal ?? `code ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
