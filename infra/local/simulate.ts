@@ -33,8 +33,8 @@ import { withLocalAccounts } from '../../lib/storage/local-accounts.js';
 import { LocalTaskQueues } from '../../lib/workflow/local-task-queues.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../lib/workflow/resolve-template.js';
 import { LocalAgents, localAccounts, permissivePolicy, siteLayouts, writeSitePolicies } from './site-modes.js';
-import { synthesizeLocal } from './synth-local.js';
-import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites, withSiteAccountJobs } from './trainers.js';
+import { synthesizeLocalAside } from './synth-local.js';
+import { AGGREGATION_ENTRYPOINT, noopLauncher, pooledProcessLauncher, processLauncher, withFailingSites, withSiteAccountJobs } from './trainers.js';
 
 export interface SimulateOptions {
   sites?: number;
@@ -123,7 +123,8 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     agentHeartbeatSeconds: o.agentHeartbeatSeconds ?? 60,
     trainingConcurrency: concurrency,
   });
-  const deployment = synthesizeLocal(config);
+  // The CDK app synthesizes in a child process (the site layouts need its bucket names).
+  const deployment = await synthesizeLocalAside(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
   const layouts = siteLayouts(outDir, storageRoot, deployment.sites);
   const layoutOf = new Map(layouts.map((l) => [l.siteId, l]));
@@ -157,6 +158,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         norm: o.norm,
         spec: { ...(o.localSteps ? { localSteps: rounds * o.localSteps } : { epochs: rounds * epochs }), optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
+        concurrency,
       });
       await writeFile(join(outDir, 'baselines.json'), JSON.stringify({ key: baselineKey, baselines }));
     }
@@ -196,7 +198,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   // what a site's own job may reach: everything of its own account
   const store: BlobStore = Object.keys(accounts).length ? withLocalAccounts(centralStore, localAccounts(layouts, false)) : centralStore;
   const policies = await writeSitePolicies(layouts, outDir, permissivePolicy(zoo, rounds), o.sitePolicies);
-  let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
+  // Training jobs on warm runner processes, one per concurrent job (no process start per job).
+  const pool = o.trainer === 'noop' ? undefined : pooledProcessLauncher({ ...storageEnv, FEDRAD_THREADS: threads }, concurrency);
+  let launcher: JobLauncher = pool ? pool.launch : noopLauncher(store);
   // a site-account job runs under its hospital's job definition: its account's buckets, its policy
   launcher = withSiteAccountJobs(launcher, localAccounts(layouts, false));
   const agents = new LocalAgents(log, o.killAgents);
@@ -232,6 +236,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   } finally {
     await agents.stop();
     await queues?.stop();
+    pool?.close();
   }
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 

@@ -1,6 +1,7 @@
 // Synthesizes the CDK app in-process for a local run (no bundling, no AWS account) and returns the
 // run and round state machines' ASL, resolved to local ARNs, plus the local names of the buckets
 // and job definitions the functions' environment would carry in the cloud.
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,4 +57,29 @@ export function synthesizeLocal(config: DeploymentConfig): LocalDeployment {
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * synthesizeLocal in a child process (infra/local/synth-child.ts): the same result, computed beside
+ * whatever this process does meanwhile. The child's failure is this promise's rejection.
+ */
+export function synthesizeLocalAside(config: DeploymentConfig): Promise<LocalDeployment> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(import.meta.dirname, 'synth-child.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    let settled = false;
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    child.once('message', (m: { deployment?: LocalDeployment; error?: string }) => {
+      settled = true;
+      if (m.deployment) resolve(m.deployment);
+      else reject(new Error(`synthesizing the CDK app failed: ${m.error}`));
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (!settled) reject(new Error(`synthesizing the CDK app failed (exit code ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+    });
+    child.send(config);
+  });
 }

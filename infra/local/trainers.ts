@@ -1,13 +1,14 @@
 // Local stand-ins for AWS Batch: a child process running the training entrypoint with the
 // container's environment contract, or (for measuring orchestration alone) an in-process no-op
 // trainer that writes a valid, tiny, constant update.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { floatTensor } from '../../lib/model/graph.js';
 import { decodeModel, sha256 } from '../../lib/model/onnx-io.js';
 import { decodeSafetensors, encodeSafetensors } from '../../lib/model/safetensors.js';
 import { updatableInitializers } from '../../lib/federation/update.js';
 import type { JobLauncher } from '../../lib/workflow/local-runner.js';
+import type { JobMessage, JobReply } from './job-runner.js';
 import type { UpdateManifest } from '../../lib/schemas/update-manifest.js';
 import type { BlobStore } from '../../lib/storage/blob-store.js';
 import { keys } from '../../lib/storage/keys.js';
@@ -30,6 +31,82 @@ export function processLauncher(baseEnv: Record<string, string>, log?: (siteId: 
       child.on('error', reject);
       child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`job ${job.jobName} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}`))));
     });
+}
+
+const JOB_RUNNER = join(import.meta.dirname, 'job-runner.ts');
+
+export interface PooledLauncher {
+  launch: JobLauncher;
+  /** ends the runners (they also end with this process) */
+  close(): void;
+}
+
+/**
+ * Training jobs on `slots` warm child processes (infra/local/job-runner.ts), each job with the
+ * container's environment contract and the container's job code, as processLauncher runs them, but
+ * without a process start-up and module load per job. A runner that dies is replaced.
+ */
+export function pooledProcessLauncher(baseEnv: Record<string, string>, slots: number, log?: (siteId: string, line: string) => void): PooledLauncher {
+  interface Runner { child: ChildProcess; siteId?: string; fail?: (err: Error) => void }
+  const idle: Runner[] = [];
+  const waiting: Array<(r: Runner) => void> = [];
+  const all = new Set<Runner>();
+  let closed = false;
+  const start = (): Runner => {
+    const child = fork(JOB_RUNNER, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...baseEnv }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const runner: Runner = { child };
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => runner.siteId && log?.(runner.siteId, d.toString().trimEnd()));
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    child.on('error', (err) => runner.fail?.(new Error(`the job runner failed: ${err.message}`)));
+    child.on('exit', (code, signal) => {
+      all.delete(runner);
+      runner.fail?.(new Error(`the job runner exited (${signal ?? `code ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+    });
+    all.add(runner);
+    return runner;
+  };
+  const acquire = (): Promise<Runner> => {
+    const r = idle.pop();
+    if (r) return Promise.resolve(r);
+    if (all.size < slots) return Promise.resolve(start());
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (r: Runner) => {
+    r.siteId = undefined;
+    r.fail = undefined;
+    if (!all.has(r)) {
+      if (waiting.length > 0 && !closed) waiting.shift()!(start());
+      return;
+    }
+    const next = waiting.shift();
+    if (next) next(r);
+    else idle.push(r);
+  };
+  const launch: JobLauncher = async (job) => {
+    if (closed) throw new Error(`job ${job.jobName}: the job runners are closed`);
+    const runner = await acquire();
+    runner.siteId = job.environment.FEDRAD_SITE_ID;
+    try {
+      const reply = await new Promise<JobReply>((resolve, reject) => {
+        runner.fail = reject;
+        runner.child.once('message', (m) => resolve(m as JobReply));
+        runner.child.send({ env: job.environment } satisfies JobMessage);
+      });
+      if (reply.code !== 0) throw new Error(`job ${job.jobName} exited with code ${reply.code}: ${reply.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    } finally {
+      release(runner);
+    }
+  };
+  return {
+    launch,
+    close() {
+      closed = true;
+      for (const r of all) r.child.disconnect();
+    },
+  };
 }
 
 export function noopLauncher(store: BlobStore): JobLauncher {

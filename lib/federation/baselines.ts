@@ -1,6 +1,7 @@
 // The numbers federated runs are measured against: the zoo classifier trained on all sites' data
 // pooled (centralized, which federation cannot see in practice) and on each site's data alone,
 // each scored on the federation's held-out test set.
+import { availableParallelism } from 'node:os';
 import type { ArrayDataset } from '../data/synthetic-arrays.js';
 import { FolderDataSource } from '../data/data-source.js';
 import { loadSiteDataset } from '../data/load-dataset.js';
@@ -21,6 +22,13 @@ export interface BaselineOptions {
   seed?: number;
   spec?: Partial<TrainingSpec>;
   log?: (message: string) => void;
+  /**
+   * Trainings at once (default 1), each on cores / concurrency onnxruntime threads: onnxruntime
+   * runs a step off the JS thread, so two one-thread trainings use two cores better than one
+   * two-thread training of these small convolutions (the same trainings; results agree up to
+   * floating-point summation order).
+   */
+  concurrency?: number;
 }
 
 export interface Baselines {
@@ -57,16 +65,25 @@ export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
   const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, ...(o.spec?.localSteps === undefined ? { epochs: 5 } : {}), batchSize: 32, seed: o.seed ?? 0, ...o.spec });
   const metric = segmentation ? 'dice' : 'accuracy';
   const score = (m: Metrics) => (m.task === 'segmentation' ? m.dice : m.accuracy);
+  const lanes = Math.max(1, Math.floor(o.concurrency ?? 1));
+  const threads = lanes > 1 ? Math.max(1, Math.floor(availableParallelism() / lanes)) : undefined;
   const run = async (data: ArrayDataset, name: string) => {
     const model = buildZooModel(zoo, { seed: o.seed ?? 0, inputSize, ...(o.norm ? { norm: o.norm } : {}) });
-    const r = await trainModel({ model, spec, train: data });
-    const m = await evaluateModel(r.trained, test);
+    const r = await trainModel({ model, spec, train: data, threads });
+    const m = await evaluateModel(r.trained, test, { threads });
     log(`${name}: ${data.count} training samples -> held-out ${metric} ${score(m).toFixed(4)}`);
     return m;
   };
-  const centralized = await run(concatDatasets([...sites.values()]), 'centralized');
+  // The largest trainings first, each lane taking the next when it is free.
+  const tasks: Array<{ name: string; id?: string; data: ArrayDataset }> = [{ name: 'centralized', data: concatDatasets([...sites.values()]) }, ...[...sites].map(([id, data]) => ({ name: `${id} alone`, id, data }))];
+  const queue = [...tasks].sort((a, b) => b.data.count - a.data.count);
+  const results = new Map<string, Metrics>();
+  await Promise.all(Array.from({ length: lanes }, async () => {
+    for (let t = queue.shift(); t; t = queue.shift()) results.set(t.name, await run(t.data, t.name));
+  }));
+  const centralized = results.get('centralized')!;
   const siteAloneDetails: Record<string, Metrics> = {};
-  for (const [id, data] of sites) siteAloneDetails[id] = await run(data, `${id} alone`);
+  for (const t of tasks) if (t.id) siteAloneDetails[t.id] = results.get(t.name)!;
   const siteAlone = Object.fromEntries(Object.entries(siteAloneDetails).map(([id, m]) => [id, score(m)]));
   const values = Object.values(siteAlone);
   return {

@@ -2,7 +2,8 @@
 // seed gradients, applies each op's backward rule and sums gradients where a value fans out.
 import { UnsupportedOpError } from '../errors.js';
 import type { GraphBuilder, Node } from './graph.js';
-import { differentiableInputs, type GradContext, GRAD_RULES } from './grad-rules.js';
+import { batchNormGrad, differentiableInputs, type GradContext, GRAD_RULES } from './grad-rules.js';
+import type { BatchNormGroup } from './lower.js';
 import type { Shape } from './shapes.js';
 
 export interface DifferentiateOptions {
@@ -13,6 +14,8 @@ export interface DifferentiateOptions {
   seeds: ReadonlyMap<string, string>;
   /** the values whose gradients are wanted (parameters). */
   wrt: readonly string[];
+  /** lowered BatchNormalizations (by output value) whose backward is taken in closed form */
+  batchNorms?: ReadonlyMap<string, BatchNormGroup>;
 }
 
 /** Emits the backward nodes into the builder; returns param -> gradient name (absent if it does not reach the loss). */
@@ -31,10 +34,22 @@ export function differentiate(opts: DifferentiateOptions): Map<string, string> {
       return s;
     },
   };
+  const accumulate = (name: string, g: string) => {
+    const prev = grads.get(name);
+    grads.set(name, prev === undefined ? g : b.op('Add', [prev, g], {}, 'gacc'));
+  };
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k];
     const dOut = node.outputs.map((o) => grads.get(o));
     if (dOut.every((g) => g === undefined)) continue;
+    const bn = opts.batchNorms?.get(node.outputs[0]);
+    if (bn) {
+      // The whole group at once: its inner values get no gradient, so their nodes are skipped.
+      const inputs = [bn.x, bn.scale, bn.bias] as const;
+      const needs = inputs.map((v) => requires.has(v)) as [boolean, boolean, boolean];
+      batchNormGrad(ctx, bn, dOut[0]!, needs).forEach((g, i) => g !== undefined && accumulate(inputs[i], g));
+      continue;
+    }
     const diff = differentiableInputs(node);
     const needs = node.inputs.map((name, i) => name !== '' && diff.includes(i) && requires.has(name));
     if (!needs.some(Boolean)) continue;
@@ -43,9 +58,7 @@ export function differentiate(opts: DifferentiateOptions): Map<string, string> {
     const dIn = rule(ctx, node, dOut, needs);
     node.inputs.forEach((name, i) => {
       const g = dIn[i];
-      if (!needs[i] || g === undefined) return;
-      const prev = grads.get(name);
-      grads.set(name, prev === undefined ? g : b.op('Add', [prev, g], {}, 'gacc'));
+      if (needs[i] && g !== undefined) accumulate(name, g);
     });
   }
   const out = new Map<string, string>();

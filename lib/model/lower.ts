@@ -22,10 +22,34 @@ export interface BufferUpdate {
   batch: string;
 }
 
+/**
+ * A training-mode BatchNormalization lowered to primitives, whose backward autodiff takes in closed
+ * form (see batchNormGrad) rather than through each primitive: about 5 passes over the activation
+ * instead of about 15.
+ */
+export interface BatchNormGroup {
+  x: string;
+  scale: string;
+  bias: string;
+  /** (x - mean) / std, shape of x */
+  normalized: string;
+  /** sqrt(var + eps), [1, C, 1, ...] */
+  std: string;
+  /** the reduction axes (all but channels) as an int64 initializer */
+  axes: string;
+  /** [1, C, 1, ...] as an int64 initializer, and [C] */
+  perChannel: string;
+  flat: string;
+  /** elements per channel, as a float scalar */
+  count: string;
+}
+
 export interface LoweredGraph {
   nodes: Node[];
   builder: GraphBuilder;
   bufferUpdates: BufferUpdate[];
+  /** output value of each lowered BatchNormalization -> its group */
+  batchNorms: Map<string, BatchNormGroup>;
 }
 
 function rejectUnsupported(graph: Graph): void {
@@ -43,7 +67,7 @@ function rejectUnsupported(graph: Graph): void {
   }
 }
 
-function lowerBatchNorm(b: GraphBuilder, node: Node, shapes: Map<string, Shape>, bufferUpdates: BufferUpdate[]): void {
+function lowerBatchNorm(b: GraphBuilder, node: Node, shapes: Map<string, Shape>, bufferUpdates: BufferUpdate[], batchNorms: Map<string, BatchNormGroup>): void {
   const [x, scale, bias, mean, variance] = node.inputs;
   const xs = shapes.get(x)!;
   const channels = xs[1];
@@ -69,6 +93,7 @@ function lowerBatchNorm(b: GraphBuilder, node: Node, shapes: Map<string, Shape>,
   };
   bufferUpdates.push(blend(mean, batchMean));
   bufferUpdates.push(blend(variance, b.op('Mul', [batchVar, unbiased])));
+  batchNorms.set(node.outputs[0], { x, scale, bias, normalized, std, axes, perChannel, flat, count });
 }
 
 function lowerGemm(b: GraphBuilder, node: Node): void {
@@ -93,15 +118,16 @@ export function lowerForTraining(graph: Graph, reserved: Iterable<string>): Lowe
   const shapes = inferShapes(graph);
   const b = new GraphBuilder(reserved);
   const bufferUpdates: BufferUpdate[] = [];
+  const batchNorms = new Map<string, BatchNormGroup>();
   for (const node of graph.nodes) {
     for (const o of node.outputs) b.reserve(o);
   }
   for (const node of graph.nodes) {
-    if (node.op === 'BatchNormalization') lowerBatchNorm(b, node, shapes, bufferUpdates);
+    if (node.op === 'BatchNormalization') lowerBatchNorm(b, node, shapes, bufferUpdates, batchNorms);
     else if (node.op === 'Gemm') lowerGemm(b, node);
     else if (node.op === 'Dropout') b.opNamed('Identity', [node.inputs[0]], [node.outputs[0]]);
     else if (node.op === 'Constant' || GRAD_RULES[node.op]) b.nodes.push({ ...node, outputs: node.outputs.filter((o, i) => i === 0 || o !== '') });
     else throw new UnsupportedOpError(`node '${node.name}' (${node.op}) has no backward rule`, { node: node.name, op: node.op });
   }
-  return { nodes: b.nodes, builder: b, bufferUpdates };
+  return { nodes: b.nodes, builder: b, bufferUpdates, batchNorms };
 }

@@ -78,7 +78,7 @@ export function buildTrainingGraph(model: Model, options: TrainingGraphOptions):
   // Weights only: not running statistics, nor constants such as a normalization's epsilon.
   const roles = initializerRoles(model);
   const candidates = [...g.initializers].filter(([name]) => roles.get(name) === 'parameter' && !frozen.has(name)).map(([name]) => name);
-  let grads = differentiate({ builder: b, nodes: lowered.nodes, shapes: forwardShapes, seeds: new Map([[logits!, lossNodes.dLogits]]), wrt: candidates });
+  let grads = differentiate({ builder: b, nodes: lowered.nodes, shapes: forwardShapes, seeds: new Map([[logits!, lossNodes.dLogits]]), wrt: candidates, batchNorms: lowered.batchNorms });
   const params = [...grads.keys()];
   if (params.length === 0) throw new InvalidSpecError('no initializer of the model reaches the loss: there is nothing to train', {});
 

@@ -7,100 +7,14 @@
 // onnxruntime Mul+Add per chunk needs two passes and a copy back. Likewise the compare-exchange
 // (trimmed mean 0.25 -> 1.75 GB/s over 8 updates, a Float64Array sort per coordinate at ea7b14c)
 // and the squared distance (Krum 0.065 -> 0.68 GB/s over 32 updates, the scalar loop at 6e106b5).
-// No maintained npm package offers these SIMD loops over caller-owned memory; the module is
-// assembled below from its bytes (no toolchain, nothing downloaded), and plain JS loops take over
-// where WebAssembly cannot hold the model (wasm32 memories stop at 4 GiB) or SIMD is missing.
+// No maintained npm package offers these SIMD loops over caller-owned memory; their source is
+// float-arena.wat, assembled by the `wabt` package (`npm run build:wasm`) into float-arena.wasm.ts,
+// and plain JS loops take over where WebAssembly cannot hold the model (wasm32 memories stop at
+// 4 GiB) or SIMD is missing.
+import { FLOAT_ARENA_WASM } from './float-arena.wasm.js';
 import { axpy as axpyJs } from './math.js';
 
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
-const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
-const name = (s: string) => [s.length, ...new TextEncoder().encode(s)];
-const SIMD = (op: number) => [0xfd, ...leb(op)];
-const LOAD = [...SIMD(0x00), 4, 0]; // v128.load align=16 offset=0
-const STORE = [...SIMD(0x0b), 4, 0]; // v128.store
-
-/**
- * (func (export "axpy") (param $y i32) (param $x i32) (param $n i32) (param $a f32)
- *   $end = $y + 4 * $n; $av = f32x4.splat $a
- *   loop while $y < $end: store $y (f32x4.add (load $y) (f32x4.mul $av (load $x))); $y += 16; $x += 16)
- * `n` must be a multiple of 4; the caller adds any tail.
- */
-const AXPY_BODY = [
-  2, 1, 0x7f, 1, 0x7b, // locals: $end i32, $av v128
-  0x20, 0, 0x20, 2, 0x41, 2, 0x74, 0x6a, 0x21, 4, // $end = $y + ($n << 2)
-  0x20, 3, ...SIMD(0x13), 0x21, 5, // $av = f32x4.splat($a)
-  0x02, 0x40, 0x03, 0x40, // block, loop
-  0x20, 0, 0x20, 4, 0x4f, 0x0d, 1, // br_if out when $y >= $end (unsigned)
-  0x20, 0, // store address
-  0x20, 0, ...LOAD, // y
-  0x20, 5, 0x20, 1, ...LOAD, ...SIMD(0xe6), // av * x   (f32x4.mul)
-  ...SIMD(0xe4), // y + av * x   (f32x4.add)
-  ...STORE,
-  0x20, 0, 0x41, 16, 0x6a, 0x21, 0, // $y += 16
-  0x20, 1, 0x41, 16, 0x6a, 0x21, 1, // $x += 16
-  0x0c, 0, 0x0b, 0x0b, 0x0b, // br loop; end loop; end block; end func
-];
-/**
- * (func (export "cmpx") (param $a i32) (param $b i32) (param $n i32)
- *   loop over 4 lanes at a time: $va = load $a; $vb = load $b;
- *     store $a (f32x4.pmin $va $vb); store $b (f32x4.pmax $va $vb); $a += 16; $b += 16)
- * Afterwards a[k] <= b[k] for every k: one comparator of a sorting network, on n coordinates at once.
- * `n` must be a multiple of 4; the caller handles any tail.
- */
-const CMPX_BODY = [
-  2, 1, 0x7f, 2, 0x7b, // locals: $end i32, $va v128, $vb v128
-  0x20, 0, 0x20, 2, 0x41, 2, 0x74, 0x6a, 0x21, 3, // $end = $a + ($n << 2)
-  0x02, 0x40, 0x03, 0x40, // block, loop
-  0x20, 0, 0x20, 3, 0x4f, 0x0d, 1, // br_if out when $a >= $end (unsigned)
-  0x20, 0, ...LOAD, 0x21, 4, // $va = load $a
-  0x20, 1, ...LOAD, 0x21, 5, // $vb = load $b
-  0x20, 0, 0x20, 4, 0x20, 5, ...SIMD(0xea), ...STORE, // store $a (f32x4.pmin: $vb < $va ? $vb : $va)
-  0x20, 1, 0x20, 4, 0x20, 5, ...SIMD(0xeb), ...STORE, // store $b (f32x4.pmax: $va < $vb ? $vb : $va)
-  0x20, 0, 0x41, 16, 0x6a, 0x21, 0, // $a += 16
-  0x20, 1, 0x41, 16, 0x6a, 0x21, 1, // $b += 16
-  0x0c, 0, 0x0b, 0x0b, 0x0b, // br loop; end loop; end block; end func
-];
-/**
- * (func (export "sqdist") (param $a i32) (param $b i32) (param $n i32) (result f64)
- *   loop over 4 lanes at a time: $d = f32x4.sub (load $a) (load $b);
- *     its low and high halves promoted to f64x2, squared and summed into $acc0 and $acc1
- *   the four f64 lanes added)
- * Differences in float32 (the values are float32), squares and sums in float64.
- * `n` must be a multiple of 4; the caller adds any tail.
- */
-const SQDIST_BODY = [
-  2, 1, 0x7f, 4, 0x7b, // locals: $end i32; $d, $acc0, $acc1, $p v128 (4, 5, 6, 7)
-  0x20, 0, 0x20, 2, 0x41, 2, 0x74, 0x6a, 0x21, 3, // $end = $a + ($n << 2)
-  0x02, 0x40, 0x03, 0x40, // block, loop
-  0x20, 0, 0x20, 3, 0x4f, 0x0d, 1, // br_if out when $a >= $end (unsigned)
-  0x20, 0, ...LOAD, 0x20, 1, ...LOAD, ...SIMD(0xe5), 0x21, 4, // $d = f32x4.sub
-  0x20, 4, ...SIMD(0x5f), 0x22, 7, 0x20, 7, ...SIMD(0xf2), 0x20, 5, ...SIMD(0xf0), 0x21, 5, // $acc0 += promote_low($d)^2
-  0x20, 4, 0x20, 4, ...SIMD(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, // high half of $d to the low
-  ...SIMD(0x5f), 0x22, 7, 0x20, 7, ...SIMD(0xf2), 0x20, 6, ...SIMD(0xf0), 0x21, 6, // $acc1 += its square
-  0x20, 0, 0x41, 16, 0x6a, 0x21, 0, // $a += 16
-  0x20, 1, 0x41, 16, 0x6a, 0x21, 1, // $b += 16
-  0x0c, 0, 0x0b, 0x0b, // br loop; end loop; end block
-  0x20, 5, 0x20, 6, ...SIMD(0xf0), 0x22, 7, ...SIMD(0x21), 0, 0x20, 7, ...SIMD(0x21), 1, 0xa0, // lane 0 + lane 1 of $acc0 + $acc1
-  0x0b, // end func
-];
-const MODULE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-  // types: (i32 i32 i32 f32) -> (), (i32 i32 i32) -> (), (i32 i32 i32) -> f64
-  ...section(1, [3, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7d, 0, 0x60, 3, 0x7f, 0x7f, 0x7f, 0, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7c]),
-  ...section(2, [1, ...name('env'), ...name('memory'), 2, 0, 1]), // import memory (min 1 page)
-  ...section(3, [3, 0, 1, 2]),
-  ...section(7, [3, ...name('axpy'), 0, 0, ...name('cmpx'), 0, 1, ...name('sqdist'), 0, 2]),
-  ...section(10, [3, ...leb(AXPY_BODY.length), ...AXPY_BODY, ...leb(CMPX_BODY.length), ...CMPX_BODY, ...leb(SQDIST_BODY.length), ...SQDIST_BODY]),
-]);
+const MODULE = FLOAT_ARENA_WASM;
 
 let compiled: WebAssembly.Module | null | undefined;
 function wasmModule(): WebAssembly.Module | null {

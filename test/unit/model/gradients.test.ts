@@ -45,6 +45,8 @@ const conv = (c: Case, h: string, cin: number, cout: number, k: number, attrs: R
 
 const OP_CASES: Array<[string, number[], (c: Case, h: string) => string]> = [
   ['Conv 3x3 stride 1 pad 1', S, (c, h) => conv(c, h, 3, 4, 3, { pads: attr.ints([1, 1, 1, 1]) })],
+  ['Conv 3x3 stride 1 no pad (patch weight gradient, flipped-kernel input gradient)', S, (c, h) => conv(c, h, 3, 4, 3, {})],
+  ['Conv 3x2 stride 1 asymmetric pads', [2, 3, 6, 5], (c, h) => c.op('Conv', [h, c.param('w', [2, 3, 3, 2]), c.param('b', [2])], { kernel_shape: attr.ints([3, 2]), pads: attr.ints([2, 0, 0, 1]) })],
   ['Conv 3x3 stride 2 pad 1 on odd size', [2, 3, 7, 7], (c, h) => conv(c, h, 3, 4, 3, { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) })],
   ['Conv 3x3 dilation 2, no bias', S, (c, h) => conv(c, h, 3, 2, 3, { dilations: attr.ints([2, 2]), pads: attr.ints([2, 2, 2, 2]) }, false)],
   ['Conv 2x2 stride 2 asymmetric pads', [2, 3, 5, 5], (c, h) => conv(c, h, 3, 2, 2, { strides: attr.ints([2, 2]), pads: attr.ints([0, 1, 1, 0]) })],

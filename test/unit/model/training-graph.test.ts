@@ -7,7 +7,7 @@ import { buildZooModel } from '../../../lib/model/zoo/index.js';
 const ADAM = { type: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } as const;
 
 /** The ai.onnx ops onnxruntime-node's CPU build runs (no training or contrib ops). */
-const STANDARD = new Set(['Abs', 'Add', 'AveragePool', 'Cast', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Equal', 'Expand', 'Flatten', 'GlobalAveragePool', 'Greater', 'Identity', 'LogSoftmax', 'MatMul', 'MaxPool', 'Min', 'Mul', 'Neg', 'Pow', 'ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'Resize', 'Shape', 'Sigmoid', 'Size', 'Slice', 'Softmax', 'Softplus', 'Split', 'Sqrt', 'Sub', 'Sum', 'Transpose', 'Where']);
+const STANDARD = new Set(['Abs', 'Add', 'AveragePool', 'Cast', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Equal', 'Expand', 'Flatten', 'Gemm', 'GlobalAveragePool', 'Greater', 'Identity', 'LogSoftmax', 'MatMul', 'MaxPool', 'Min', 'Mul', 'Neg', 'Pad', 'Pow', 'ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'Resize', 'Shape', 'Sigmoid', 'Size', 'Slice', 'Softmax', 'Softplus', 'Split', 'Sqrt', 'Sub', 'Sum', 'Transpose', 'Where']);
 
 function tinyModel(build: (b: GraphBuilder) => string, init: Record<string, number[]>, inputShape = ['N', 3, 8, 8] as Array<number | string>): Model {
   const b = new GraphBuilder(['x', ...Object.keys(init)]);
