@@ -3,7 +3,7 @@
 import { DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
-import { decodeDicomImage } from './dicom-read.js';
+import { decodeDicomImage, loadCodecs } from './dicom-read.js';
 import type { Window } from './preprocess.js';
 import { isImagePath, isMaskPath, LABELS_PATH, maskPathFor } from './site-layout.js';
 import { splitOf } from './split.js';
@@ -41,6 +41,7 @@ function reasonOf(err: unknown, path: string): string {
 
 export async function indexSiteData(source: DataSource, opts: IndexOptions): Promise<DatasetManifest> {
   const fraction = opts.validationFraction ?? 0.2;
+  await loadCodecs();
   const paths = await source.list();
   const labels = paths.includes(LABELS_PATH) ? parseLabels(new TextDecoder().decode(await source.read(LABELS_PATH)), source.location) : undefined;
   const rejected: DatasetManifest['rejected'] = [];

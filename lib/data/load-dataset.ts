@@ -4,7 +4,7 @@
 import { DataIntegrityError, DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
-import { decodeDicomImage, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
+import { decodeDicomImage, loadCodecs, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
 import { resample, resampleMask, standardize } from './preprocess.js';
 import { isImagePath, isMaskPath, MANIFEST_PATH } from './site-layout.js';
 import type { ArrayDataset } from './synthetic-arrays.js';
@@ -87,6 +87,7 @@ function assemble(samples: Array<{ file: DatasetFile; decoded: DecodedSample }>,
 
 export async function loadSiteDataset(source: DataSource, opts: { manifest?: DatasetManifest } = {}): Promise<LoadedSiteData> {
   const manifest = opts.manifest ?? (await readManifest(source));
+  await loadCodecs();
   const present = new Set((await source.list()).filter((p) => isImagePath(p) || isMaskPath(p)));
   const listed = new Set(manifest.files.flatMap((f) => (f.mask ? [f.path, f.mask] : [f.path])));
   const rejectedPaths = new Set(manifest.rejected.map((r) => r.path));

@@ -163,14 +163,14 @@ function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImag
   if (floatEl) {
     const width = ds.elements.x7fe00009 ? 8 : 4;
     const needed = count * width;
-    checkLength(img, el.length, bytes.length - el.dataOffset, needed, `x ${width}`);
+    checkLength(img, el.length, bytes.length - el.dataOffset, needed, ' x BitsAllocated/8', ` x ${width}`);
     const copy = copyOf(bytes, el.dataOffset, el.dataOffset + needed);
     if (!littleEndian) swap(copy, width);
     return width === 8 ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer);
   }
   if (bitsAllocated === 1) {
     const needed = Math.ceil((count * samples) / 8);
-    checkLength(img, el.length, bytes.length - el.dataOffset, needed, 'x 1/8');
+    checkLength(img, el.length, bytes.length - el.dataOffset, needed, ' / 8 (1 bit per pixel, rounded up)', ' / 8');
     const out = new Uint8Array(count);
     for (let i = 0; i < count; i++) out[i] = (bytes[el.dataOffset + (i >> 3)] >> (i & 7)) & 1;
     return out;
@@ -180,7 +180,7 @@ function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImag
   // YBR_FULL_422 stores two luma samples and one Cb, Cr pair per two pixels.
   const sampleCount = img.sourcePhotometric === 'YBR_FULL_422' && samples === 3 ? count * 2 : count * samples;
   const needed = sampleCount * width;
-  checkLength(img, el.length, bytes.length - el.dataOffset, needed, `x ${samples} x ${width}`);
+  checkLength(img, el.length, bytes.length - el.dataOffset, needed, samples === 1 ? ' x BitsAllocated/8' : ' x SamplesPerPixel x BitsAllocated/8', samples === 1 ? ` x ${width}` : ` x ${sampleCount / count} x ${width}`);
   const copy = copyOf(bytes, el.dataOffset, el.dataOffset + needed);
   if (!littleEndian && width > 1) swap(copy, width);
   let raw: StoredPixels;
@@ -207,9 +207,9 @@ function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImag
   return width === 4 ? raw : maskBits(raw as Uint8Array | Uint16Array | Int16Array, bitsStored, signed);
 }
 
-function checkLength(img: DecodedImage, declared: number, available: number, needed: number, unit: string): void {
+function checkLength(img: DecodedImage, declared: number, available: number, needed: number, unitName: string, unitValue: string): void {
   const have = Math.min(declared, available);
-  const sizes = `Rows x Columns x Frames ${unit} = ${img.rows} x ${img.columns} x ${img.frames} ${unit} = ${needed}`;
+  const sizes = `Rows x Columns x Frames${unitName} = ${img.rows} x ${img.columns} x ${img.frames}${unitValue} = ${needed}`;
   if (have < needed) refuse(img.file, 'pixel-size-mismatch', `pixel data has ${Math.max(0, have)} bytes but ${sizes}`);
   // Padding up to one row is tolerated (some writers pad to even or to a word); more means Rows/Columns are wrong.
   const rowBytes = needed / (img.rows * img.frames);
