@@ -34,10 +34,10 @@ export interface Sample {
 export interface Geometry {
   size: [number, number, number];
   spacing: [number, number, number];
-  /** the axis codes of i, j, k, e.g. "RAS" or "LPI" (nibabel's aff2axcodes) */
-  orientation: string;
-  /** RAS+ position of the first voxel's centre, mm */
-  origin: [number, number, number];
+  /** the axis codes of i, j, k, e.g. "RAS" or "LPI" (nibabel's aff2axcodes); absent when unknown */
+  orientation?: string;
+  /** RAS+ position of the first voxel's centre, mm; absent when unknown */
+  origin?: [number, number, number];
 }
 
 export function identityAffine(): Affine {
@@ -104,10 +104,19 @@ export function affineFromDicom(
  * interpolation, so values and masks stay exact. The affine changes to describe the same space.
  */
 export function reorientToRas(v: Volume): Volume {
+  return reorient(v, 'RAS');
+}
+
+/**
+ * Reorients so that i, j, k run along x, y, z in the directions of `target` ("RAS", or "LPS":
+ * DICOM's axial display, rows anterior to posterior, columns right to left).
+ */
+export function reorient(v: Volume, target: string): Volume {
+  if (!/^[RL][AP][SI]$/.test(target)) throw new RangeError(`orientation "${target}" must be three letters: R or L, A or P, S or I`);
   const codes = orientationOf(v.affine);
   const axisOf = (patientAxis: string) => codes.split('').findIndex((c) => patientAxis.includes(c));
   const perm = ['RL', 'AP', 'SI'].map(axisOf); // perm[d]: the source axis that becomes destination axis d
-  const flip = perm.map((src, d) => codes[src] !== 'RAS'[d]);
+  const flip = perm.map((src, d) => codes[src] !== target[d]);
   if (perm.every((p, d) => p === d) && !flip.some(Boolean)) return v;
   const size = perm.map((p) => v.size[p]) as Volume['size'];
   const [nx, ny, nz] = v.size;

@@ -42,6 +42,8 @@ const MODULES = {
 } as const;
 type WasmEncoding = keyof typeof MODULES;
 
+const CODEC_NAMES: Record<WasmEncoding, string> = { 'jpeg-baseline': 'JPEG (libjpeg-turbo)', 'jpeg-ls': 'JPEG-LS (CharLS)', jpeg2000: 'JPEG 2000 (OpenJPEG)', htj2k: 'HTJ2K (OpenJPH)' };
+
 const loaded = new Map<WasmEncoding, WasmDecoder>();
 const loading = new Map<WasmEncoding, Promise<void>>();
 
@@ -75,12 +77,13 @@ function decodeWasm(encoding: WasmEncoding, data: Uint8Array, layout: FrameLayou
     throw new CodecError(`12-bit JPEG Extended (DCT) is not decoded by fedrad; convert the file to a lossless syntax first, e.g. with dcmdjpeg then dcmcjpls`);
   }
   const decoder = loaded.get(encoding);
-  if (!decoder) throw new CodecError(`the ${encoding} decoder is not loaded (call loadCodecs first)`);
+  if (!decoder) throw new CodecError(`the ${CODEC_NAMES[encoding]} decoder is not loaded (call loadCodecs first)`);
   decoder.getEncodedBuffer(data.length).set(data);
   try {
     decoder.decode();
   } catch (cause) {
-    throw new CodecError(`the ${encoding} codestream could not be decoded (${typeof cause === 'number' ? `codec error ${cause}` : describe(cause)})`);
+    // emscripten surfaces a C++ exception as a bare pointer: a number that means nothing to a person
+    throw new CodecError(`the ${CODEC_NAMES[encoding]} codestream could not be decoded (${typeof cause === 'number' ? 'the decoder stopped on invalid data' : describe(cause)}); the file may be corrupt`);
   }
   const info = decoder.getFrameInfo();
   if (info.width !== layout.columns || info.height !== layout.rows || info.componentCount !== layout.samplesPerPixel) {

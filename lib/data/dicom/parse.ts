@@ -14,12 +14,19 @@ export type RefusalCode =
 /** Text from a file or a library, made safe for a one-line message: no control characters, bounded. */
 export function quote(text: unknown, max = 80): string {
   const s = typeof text === 'string' ? text : text instanceof Error ? text.message : typeof text === 'number' ? String(text) : 'no detail';
-  const clean = s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/^dicomParser\.\w+: /, '').trim();
+  const clean = s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/^dicomParser[.:]\w+: /, '').trim();
   return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
 
 export function refuse(file: string, code: RefusalCode, why: string, cause?: unknown): never {
   throw new DicomFileError(`${file}: ${why}`, { file, code }, { cause });
+}
+
+/** dicom-parser's messages in words a person can act on. */
+function plainReason(message: string): string {
+  if (/buffer overrun/i.test(message)) return 'an element runs past the end of the file';
+  if (/item tag \(FFFE,E000\) not found|item delimitation/i.test(message)) return `a sequence item is malformed (${message})`;
+  return message;
 }
 
 export interface ParsedDicom {
@@ -90,7 +97,7 @@ export function parseDicomFile(input: Uint8Array, file: string, opts: { untilTag
     if (thrown instanceof DicomFileError) throw thrown;
     // dicom-parser throws a string, an Error, or { exception, dataSet } with what it read so far.
     const partial = (thrown as { dataSet?: dicomParser.DataSet })?.dataSet;
-    const reason = quote((thrown as { exception?: unknown })?.exception ?? thrown);
+    const reason = plainReason(quote((thrown as { exception?: unknown })?.exception ?? thrown));
     const pixel = partial?.elements.x7fe00010;
     const end = pixel ? pixel.dataOffset + pixel.length : 0;
     const array = (partial?.byteArray as Uint8Array | undefined) ?? bytes;
