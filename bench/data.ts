@@ -1,7 +1,7 @@
 // Decoding throughput of the site-data loader: 512x512 16-bit CT slices resampled to 64x64.
 // Prints one JSON object: decode-only rate (parse, rescale, window, resample) and the whole
 // loadSiteDataset rate (file read, SHA-256 check against the manifest, decode), cache cleared.
-// Usage: npm run bench:data [-- --images 300]
+// Usage: npm run bench:data [-- --images 300] [-- --codecs [--frames 16 --reps 5]] (codecs: bench/data-codecs.ts)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,13 @@ import { resample } from '../lib/data/preprocess.js';
 import { MANIFEST_PATH } from '../lib/data/site-layout.js';
 import { quantize, renderSlice, siteProfiles, SYNTH_WINDOW, syntheticUid } from '../lib/data/synth.js';
 import { Random } from '../lib/util/random.js';
+import { benchCodecs } from './data-codecs.js';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '300' } } });
+const { values } = parseArgs({ options: { images: { type: 'string', default: '300' }, codecs: { type: 'boolean', default: false }, frames: { type: 'string', default: '16' }, reps: { type: 'string', default: '5' } } });
+if (values.codecs) {
+  await benchCodecs({ frames: Number(values.frames), reps: Number(values.reps) });
+  process.exit(0);
+}
 const count = Number(values.images);
 const size = 512;
 const profile = { ...siteProfiles(1, 1)[0], nativeSize: size };

@@ -4,7 +4,7 @@
 import { DataIntegrityError, DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
-import { decodeDicomImage, loadCodecs, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
+import { decodeDicomImage, loadCodecs, modalityValues, rangeWindowOf, windowedFrame, windowedShrink } from './dicom-read.js';
 import { isNiftiPath, readNifti } from './nifti.js';
 import { rangeWindow, resample, resampleMask, standardize } from './preprocess.js';
 import { isImagePath, isMaskPath, MANIFEST_PATH } from './site-layout.js';
@@ -80,10 +80,12 @@ function decodeSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Arra
   const img = decodeDicomImage(bytes, file.path);
   const per = img.rows * img.columns;
   const images = new Float32Array(img.frames * size * size);
-  const windowed = new Float32Array(per);
+  let windowed: Float32Array | undefined; // only for sizes that are not an integer fraction
   for (let f = 0; f < img.frames; f++) {
-    windowedFrame(img, f, manifest.window ?? img.window ?? rangeWindowOf(img, f), windowed);
-    standardize(resample(windowed, img.rows, img.columns, size, images.subarray(f * size * size, (f + 1) * size * size)));
+    const window = manifest.window ?? img.window ?? rangeWindowOf(img, f);
+    const out = images.subarray(f * size * size, (f + 1) * size * size);
+    if (!windowedShrink(img, f, window, size, out)) resample(windowedFrame(img, f, window, (windowed ??= new Float32Array(per))), img.rows, img.columns, size, out);
+    standardize(out);
   }
   let masks: Float32Array | undefined;
   if (maskBytes && file.mask) {

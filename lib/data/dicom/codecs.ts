@@ -115,17 +115,18 @@ function describe(cause: unknown): string {
 
 function decodeJpegLossless(data: Uint8Array, layout: FrameLayout): DecodedSamples {
   const bytes = layout.bitsAllocated <= 8 ? 1 : 2;
-  let out: ArrayLike<number> & { buffer: ArrayBufferLike };
+  let out: Uint8Array | Uint16Array;
   try {
-    out = new JpegLosslessDecoder().decode(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength, bytes) as never;
+    out = new JpegLosslessDecoder().decode(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength, bytes);
   } catch (cause) {
-    throw new CodecError(`the JPEG lossless codestream could not be decoded (${describe(cause)})`);
+    throw new CodecError(`the JPEG lossless codestream could not be decoded (${describe(cause)}); the file may be corrupt`);
   }
   const count = layout.rows * layout.columns * layout.samplesPerPixel;
   if (out.length < count) throw new CodecError(`the JPEG lossless codestream holds ${out.length} samples, fewer than the header's ${count}`);
-  if (bytes === 1) return Uint8Array.from({ length: count }, (_, i) => out[i]);
-  const u16 = Uint16Array.from({ length: count }, (_, i) => out[i]);
-  return layout.signed ? new Int16Array(u16.buffer) : u16;
+  // The decoder returns Uint8Array (8-bit) or Uint16Array (up to 16-bit) of its own: use it in place.
+  if (bytes === 1) return out instanceof Uint8Array ? out.subarray(0, count) : Uint8Array.from(out.subarray(0, count));
+  const words = out instanceof Uint16Array ? out : Uint16Array.from(out);
+  return layout.signed ? new Int16Array(words.buffer, words.byteOffset, count) : words.subarray(0, count);
 }
 
 /** RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, each segment PackBits. */

@@ -181,12 +181,16 @@ function readPixels(ds: dicomParser.DataSet, bytes: Uint8Array, img: DecodedImag
   const sampleCount = img.sourcePhotometric === 'YBR_FULL_422' && samples === 3 ? count * 2 : count * samples;
   const needed = sampleCount * width;
   checkLength(img, el.length, bytes.length - el.dataOffset, needed, samples === 1 ? ' x BitsAllocated/8' : ' x SamplesPerPixel x BitsAllocated/8', samples === 1 ? ` x ${width}` : ` x ${sampleCount / count} x ${width}`);
-  const copy = copyOf(bytes, el.dataOffset, el.dataOffset + needed);
+  // Little-endian words already aligned in memory are used in place (no 512 KiB copy per CT slice),
+  // unless masking overlay bits would write into the caller's bytes.
+  const inPlace = littleEndian && width > 1 && (bytes.byteOffset + el.dataOffset) % width === 0 && samples === 1 && bitsStored === bitsAllocated && img.sourcePhotometric !== 'PALETTE COLOR';
+  const copy = inPlace ? bytes.subarray(el.dataOffset, el.dataOffset + needed) : copyOf(bytes, el.dataOffset, el.dataOffset + needed);
   if (!littleEndian && width > 1) swap(copy, width);
   let raw: StoredPixels;
+  const words = sampleCount;
   if (width === 1) raw = copy;
-  else if (width === 2) raw = signed && bitsStored === 16 ? new Int16Array(copy.buffer) : new Uint16Array(copy.buffer);
-  else raw = signed ? new Int32Array(copy.buffer) : new Uint32Array(copy.buffer);
+  else if (width === 2) raw = signed && bitsStored === 16 ? new Int16Array(copy.buffer, copy.byteOffset, words) : new Uint16Array(copy.buffer, copy.byteOffset, words);
+  else raw = signed ? new Int32Array(copy.buffer, copy.byteOffset, words) : new Uint32Array(copy.buffer, copy.byteOffset, words);
   if (samples === 3) {
     const out = width === 1 ? new Uint8Array(count) : new Uint16Array(count);
     const planar = (ds.uint16('x00280006') ?? 0) === 1;
