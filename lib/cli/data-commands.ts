@@ -1,8 +1,10 @@
 // `fedrad data ...`: generate a synthetic federation, and index a site's DICOM data.
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { FolderDataSource } from '../data/data-source.js';
+import { pullDicomweb } from '../data/dicomweb.js';
 import { type IndexSummary, indexSiteData, summarizeManifest } from '../data/index-dataset.js';
 import { transferSyntaxName } from '../data/dicom/transfer-syntax.js';
 import { MANIFEST_PATH } from '../data/site-layout.js';
@@ -46,6 +48,27 @@ export function addDataCommands(program: Command): void {
         process.stdout.write(`${s.siteId}: ${s.images} images (${s.positives} with a lesion), ${p.nativeSize}x${p.nativeSize} ${p.encoding} ${p.transferSyntax}, offset ${p.offsetHu} HU, noise ${p.noiseHu} HU -> ${s.dir}\n`);
       }
       process.stdout.write(`test: ${r.test.images} images (${r.test.positives} with a lesion) -> ${r.test.dir}\n`);
+    });
+  data
+    .command('pull')
+    .description("copy studies or series from a PACS's DICOMweb service (QIDO-RS + WADO-RS) into a site's data/images/; resumable")
+    .requiredOption('--dicomweb <url>', 'the DICOMweb root, e.g. http://pacs:8042/dicom-web')
+    .option('--study <uid...>', 'Study Instance UID(s) to pull')
+    .option('--series <uid...>', 'only these Series Instance UID(s) of the studies')
+    .requiredOption('--out <dir>', "the site's data/ folder")
+    .option('--retries <n>', 'retries of a failed request (network error, 429, 5xx)', int('--retries', 0), 3)
+    .action(async (o: { dicomweb: string; study?: string[]; series?: string[]; out: string; retries: number }) => {
+      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'pull [{bar}] {value}/{total} instances', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      let started = false;
+      const r = await pullDicomweb({
+        url: o.dicomweb, studies: o.study, series: o.series, out: o.out, retries: o.retries,
+        onProgress: (done, total) => {
+          if (!started) bar?.start(total, 0);
+          started = true;
+          bar?.update(done);
+        },
+      }).finally(() => bar?.stop());
+      process.stdout.write(`${r.instances} instances: ${r.downloaded} downloaded (${(r.bytes / 1e6).toFixed(1)} MB), ${r.alreadyPresent} already present -> ${join(o.out, 'images')}\n`);
     });
   data
     .command('index')
