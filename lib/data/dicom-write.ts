@@ -1,7 +1,8 @@
-// Writes single- and multi-frame grayscale DICOM Part 10 files with dcmjs: the synthetic
-// generator's output and the test corpus. Pixel data is uncompressed, in any of the three
-// native transfer syntaxes.
+// Writes single- and multi-frame DICOM Part 10 files with dcmjs: the synthetic generator's output
+// and the test corpus. Pixel data is uncompressed in any of the three native transfer syntaxes, or
+// RLE Lossless (encapsulated, one fragment per frame).
 import dcmjs from 'dcmjs';
+import { encodeRle } from './dicom/rle-encode.js';
 
 const { DicomDict, DicomMetaDictionary } = dcmjs.data;
 
@@ -9,6 +10,7 @@ export const TRANSFER_SYNTAX = {
   'explicit-le': '1.2.840.10008.1.2.1',
   'implicit-le': '1.2.840.10008.1.2',
   'explicit-be': '1.2.840.10008.1.2.2',
+  rle: '1.2.840.10008.1.2.5',
 } as const;
 export type TransferSyntaxName = keyof typeof TRANSFER_SYNTAX;
 
@@ -78,6 +80,14 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
   if (syntax === 'explicit-be' && width > 1) {
     for (let i = 0; i + width <= bytes.length; i += width) bytes.subarray(i, i + width).reverse();
   }
+  const pixelData: ArrayBuffer[] = [];
+  if (syntax === 'rle') {
+    if (bitsAllocated !== 8 && bitsAllocated !== 16) throw new RangeError(`RLE writing takes 8- or 16-bit pixels, not ${bitsAllocated}-bit`);
+    const frames = spec.frames ?? 1;
+    const per = spec.rows * spec.columns * (spec.samplesPerPixel ?? 1) * width;
+    if ((spec.samplesPerPixel ?? 1) !== 1) throw new RangeError('RLE writing takes one sample per pixel');
+    for (let f = 0; f < frames; f++) pixelData.push(encodeRle(bytes.subarray(f * per, (f + 1) * per), spec.rows, spec.columns, width as 1 | 2).slice().buffer);
+  }
   if (bytes.length % 2 === 1) {
     const padded = new Uint8Array(bytes.length + 1);
     padded.set(bytes);
@@ -103,8 +113,8 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
     BitsStored: bitsStored,
     HighBit: bitsStored - 1,
     PixelRepresentation: signed ? 1 : 0,
-    PixelData: [bytes.buffer],
-    _vrMap: { PixelData: bitsAllocated <= 8 ? 'OB' : 'OW' },
+    PixelData: pixelData.length ? pixelData : [bytes.buffer],
+    _vrMap: { PixelData: bitsAllocated <= 8 || syntax === 'rle' ? 'OB' : 'OW' },
   };
   if ((spec.samplesPerPixel ?? 1) === 3) dataset.PlanarConfiguration = 0;
   if (spec.imagePosition) dataset.ImagePositionPatient = spec.imagePosition;
@@ -133,5 +143,5 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
   };
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return new Uint8Array(dict.write());
+  return new Uint8Array(dict.write({ fragmentMultiframe: false }));
 }

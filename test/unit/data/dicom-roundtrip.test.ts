@@ -30,7 +30,7 @@ describe('synthetic DICOM round trip', () => {
     });
 
     const { meta, ds } = readWithDcmjs(bytes);
-    expect(meta.TransferSyntaxUID).toBe({ 'explicit-le': '1.2.840.10008.1.2.1', 'implicit-le': '1.2.840.10008.1.2', 'explicit-be': '1.2.840.10008.1.2.2' }[profile.transferSyntax]);
+    expect(meta.TransferSyntaxUID).toBe({ 'explicit-le': '1.2.840.10008.1.2.1', 'implicit-le': '1.2.840.10008.1.2', 'explicit-be': '1.2.840.10008.1.2.2', rle: '1.2.840.10008.1.2.5' }[profile.transferSyntax]);
     expect(ds.SOPInstanceUID).toBe(sop);
     expect(ds.SOPInstanceUID).toMatch(/^2\.25\.[1-9]\d{0,38}$/);
     expect(ds.Modality).toBe('CT');
