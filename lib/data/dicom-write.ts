@@ -59,6 +59,8 @@ export interface DicomImageSpec {
   extra?: Record<string, unknown>;
   /** write BitsAllocated 1 (pixels hold 0/1 and are packed, least significant bit first) */
   packBits?: boolean;
+  /** pixel data already compressed by a codec: one codestream per frame, under this transfer syntax UID */
+  compressed?: { transferSyntaxUid: string; frames: Uint8Array[] };
   /** for masks: the image this one belongs to */
   referencedSopInstanceUid?: string;
   referencedSopClassUid?: string;
@@ -80,7 +82,7 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
   if (syntax === 'explicit-be' && width > 1) {
     for (let i = 0; i + width <= bytes.length; i += width) bytes.subarray(i, i + width).reverse();
   }
-  const pixelData: ArrayBuffer[] = [];
+  const pixelData: ArrayBuffer[] = spec.compressed ? spec.compressed.frames.map((f) => f.slice().buffer) : [];
   if (syntax === 'rle') {
     if (bitsAllocated !== 8 && bitsAllocated !== 16) throw new RangeError(`RLE writing takes 8- or 16-bit pixels, not ${bitsAllocated}-bit`);
     const frames = spec.frames ?? 1;
@@ -114,7 +116,7 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
     HighBit: bitsStored - 1,
     PixelRepresentation: signed ? 1 : 0,
     PixelData: pixelData.length ? pixelData : [bytes.buffer],
-    _vrMap: { PixelData: bitsAllocated <= 8 || syntax === 'rle' ? 'OB' : 'OW' },
+    _vrMap: { PixelData: bitsAllocated <= 8 || syntax === 'rle' || spec.compressed ? 'OB' : 'OW' },
   };
   if ((spec.samplesPerPixel ?? 1) === 3) dataset.PlanarConfiguration = 0;
   if (spec.imagePosition) dataset.ImagePositionPatient = spec.imagePosition;
@@ -138,7 +140,7 @@ export function encodeDicomImage(spec: DicomImageSpec): Uint8Array {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: spec.sopClassUid,
     MediaStorageSOPInstanceUID: spec.sopInstanceUid,
-    TransferSyntaxUID: TRANSFER_SYNTAX[syntax],
+    TransferSyntaxUID: spec.compressed?.transferSyntaxUid ?? TRANSFER_SYNTAX[syntax],
     ImplementationClassUID: IMPLEMENTATION_UID,
   };
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));

@@ -90,6 +90,24 @@ describe.skipIf(!tools)('compressed DICOM from dcmtk and gdcm', () => {
     }
   });
 
+  it('decodes HTJ2K written by OpenJPH (its encoder), bit-exactly, 16-bit signed and 8-bit', async () => {
+    const { createRequire } = await import('node:module');
+    const openjph = await (createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as (o: object) => Promise<Record<string, new () => any>>)({ print: () => {}, printErr: () => {} });
+    for (const kind of ['int16', 'uint8'] as const) {
+      const n = 64;
+      const pixels = pixelsOf(kind, n);
+      const encoder = new openjph.HTJ2KEncoder();
+      const bytes = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+      encoder.getDecodedBuffer({ width: n, height: n, bitsPerSample: kind === 'uint8' ? 8 : 16, componentCount: 1, isSigned: kind === 'int16', isUsingColorTransform: false }).set(bytes);
+      encoder.encode();
+      const codestream = encoder.getEncodedBuffer().slice();
+      const file = encodeDicomImage({ ...sliceSpec(pixels, n, n), compressed: { transferSyntaxUid: '1.2.840.10008.1.2.4.201', frames: [codestream] } });
+      const img = decodeDicomImage(file, 'htj2k.dcm');
+      expect(img.transferSyntax).toBe('1.2.840.10008.1.2.4.201');
+      expect(Array.from(img.stored!)).toEqual(Array.from(pixels));
+    }
+  });
+
   it('refuses 12-bit JPEG Extended with the reason and a conversion to try', () => {
     const input = join(dir, 'u12-ext.in.dcm');
     writeFileSync(input, encodeDicomImage({ ...sliceSpec(pixelsOf('uint12', 32), 32, 32), bitsStored: 12 }));
