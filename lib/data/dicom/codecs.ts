@@ -1,11 +1,13 @@
 // Decoders for compressed DICOM pixel data. We use the field's maintained WebAssembly builds, the
 // ones the OHIF/cornerstone viewers ship: libjpeg-turbo (JPEG baseline/extended, 8-bit), CharLS
 // (JPEG-LS), OpenJPEG (JPEG 2000) and OpenJPH (HTJ2K); jpeg-lossless-decoder-js (JPEG lossless,
-// process 14, any predictor) is plain JS and the one maintained decoder of that process. RLE is
+// process 14, any predictor) is plain JS and the one maintained decoder of that process; for its
+// commonest form (one component) our jpeg-lossless.ts is faster and it handles the rest. RLE is
 // our own: PS3.5 Annex G is a 40-line PackBits variant and no npm package decodes it standalone.
 // Each wasm module loads from node_modules (no network) once per process, on first use.
 import { createRequire } from 'node:module';
 import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
+import { decodeLosslessFast } from './jpeg-lossless.js';
 import type { PixelEncoding } from './transfer-syntax.js';
 
 const require = createRequire(import.meta.url);
@@ -115,6 +117,11 @@ function describe(cause: unknown): string {
 
 function decodeJpegLossless(data: Uint8Array, layout: FrameLayout): DecodedSamples {
   const bytes = layout.bitsAllocated <= 8 ? 1 : 2;
+  const fast = layout.samplesPerPixel === 1 ? decodeLosslessFast(data) : undefined;
+  if (fast && fast.width === layout.columns && fast.height === layout.rows) {
+    if (bytes === 1) return Uint8Array.from(fast.samples);
+    return layout.signed ? new Int16Array(fast.samples.buffer) : fast.samples;
+  }
   let out: Uint8Array | Uint16Array;
   try {
     out = new JpegLosslessDecoder().decode(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength, bytes);
