@@ -84,7 +84,11 @@ export function writeMixedSite(root: string): MixedSiteExpectation {
   const s = writeSeries({ size: [32, 32, 6] });
   for (const [p, b] of Object.entries(s.files)) put(p, b);
   const mask = Uint8Array.from({ length: 32 * 32 }, (_, i) => (i % 32 > 10 && i % 32 < 20 && i > 320 && i < 640 ? 1 : 0));
-  put('masks/series-seg.dcm', writeSeg({ rows: 32, columns: 32, seriesInstanceUid: s.seriesInstanceUid, sops: s.sops, frames: [{ k: 2, segment: 1, mask }, { k: 3, segment: 1, mask }] }));
+  // the SEG's nested functional-group sequences rewritten by dcmtk with undefined lengths
+  put('.seg.dcm', writeSeg({ rows: 32, columns: 32, seriesInstanceUid: s.seriesInstanceUid, sops: s.sops, frames: [{ k: 2, segment: 1, mask }, { k: 3, segment: 1, mask }] }));
+  mkdirSync(join(root, 'masks'), { recursive: true });
+  execFileSync('dcmconv', ['-e', join(root, '.seg.dcm'), join(root, 'masks/series-seg.dcm')], { stdio: 'pipe' });
+  execFileSync('rm', [join(root, '.seg.dcm')]);
   // A series with a missing slice: its files index as 2D images, the volume is refused
   const gap = writeSeries({ size: [16, 16, 5], skip: [2] });
   for (const [p, b] of Object.entries(gap.files)) put(p.replace('images/series/', 'images/series-gap/'), b);
