@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import dicomParser from 'dicom-parser';
 import { describe, expect, it } from 'vitest';
 import { decodeDicomImage, loadCodecs, modalityValues } from '../../../lib/data/dicom-read.js';
 import { encodeDicomImage } from '../../../lib/data/dicom-write.js';
@@ -74,5 +75,35 @@ describe('pixel data', () => {
     expect(() => decodeDicomImage(encodeNonImage('1.2.3.4.5.6', 'OT'), 'other.dcm')).toThrow('other.dcm: no pixel data (SOP class 1.2.3.4.5.6)');
     const noPreambleNoMeta = grey.slice(132 + (new DataView(grey.buffer).getUint32(140, true) + 12));
     expect(decodeDicomImage(noPreambleNoMeta, 'bare.dcm').stored!.length).toBe(4);
+  });
+});
+
+describe('parsing', () => {
+  it('reads past a private sequence of undefined length, nested items and an odd-length element', () => {
+    const px = Int16Array.from({ length: 16 }, (_, i) => i * 3 - 7);
+    const file = encodeDicomImage(sliceSpec(px, 4, 4));
+    const at = dicomParser.parseDicom(file).elements.x00100010.dataOffset - 8; // before (0010,0010)
+    const el = (group: number, element: number, vr: string, value: number[]) => [group & 255, group >> 8, element & 255, element >> 8, vr.charCodeAt(0), vr.charCodeAt(1), value.length & 255, value.length >> 8, ...value];
+    const text = (t: string) => Array.from(t, (c) => c.charCodeAt(0));
+    const undefinedLength = [0xff, 0xff, 0xff, 0xff];
+    const inserted = [
+      ...el(0x0009, 0x0010, 'LO', text('FEDRAD')),
+      // (0009,1001) SQ, undefined length: one item of undefined length holding a nested private sequence
+      0x09, 0x00, 0x01, 0x10, 0x53, 0x51, 0, 0, ...undefinedLength,
+      0xfe, 0xff, 0x00, 0xe0, ...undefinedLength,
+      ...el(0x0009, 0x0010, 'LO', text('INNER ')),
+      0x09, 0x00, 0x01, 0x10, 0x53, 0x51, 0, 0, ...undefinedLength,
+      0xfe, 0xff, 0x00, 0xe0, ...undefinedLength, ...el(0x0010, 0x0010, 'PN', text('Deep^Name ')), 0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0,
+      0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0,
+      0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0,
+      0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0,
+      ...el(0x0009, 0x1002, 'LO', text('ODD')), // odd length: not conformant, still read
+    ];
+    const bytes = new Uint8Array(file.length + inserted.length);
+    bytes.set(file.subarray(0, at));
+    bytes.set(inserted, at);
+    bytes.set(file.subarray(at), at + inserted.length);
+    const img = decodeDicomImage(bytes, 'private.dcm');
+    expect(Array.from(img.stored!)).toEqual(Array.from(px));
   });
 });
