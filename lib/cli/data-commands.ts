@@ -1,9 +1,12 @@
 // `fedrad data ...`: generate a synthetic federation, and index a site's DICOM data.
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { FolderDataSource } from '../data/data-source.js';
-import { indexSiteData } from '../data/index-dataset.js';
+import { pullDicomweb } from '../data/dicomweb.js';
+import { type IndexSummary, indexSiteData, summarizeManifest } from '../data/index-dataset.js';
+import { transferSyntaxName } from '../data/dicom/transfer-syntax.js';
 import { MANIFEST_PATH } from '../data/site-layout.js';
 import { synthesizeFederation } from '../data/synth.js';
 
@@ -47,6 +50,27 @@ export function addDataCommands(program: Command): void {
       process.stdout.write(`test: ${r.test.images} images (${r.test.positives} with a lesion) -> ${r.test.dir}\n`);
     });
   data
+    .command('pull')
+    .description("copy studies or series from a PACS's DICOMweb service (QIDO-RS + WADO-RS) into a site's data/images/; resumable")
+    .requiredOption('--dicomweb <url>', 'the DICOMweb root, e.g. http://pacs:8042/dicom-web')
+    .option('--study <uid...>', 'Study Instance UID(s) to pull')
+    .option('--series <uid...>', 'only these Series Instance UID(s) of the studies')
+    .requiredOption('--out <dir>', "the site's data/ folder")
+    .option('--retries <n>', 'retries of a failed request (network error, 429, 5xx)', int('--retries', 0), 3)
+    .action(async (o: { dicomweb: string; study?: string[]; series?: string[]; out: string; retries: number }) => {
+      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'pull [{bar}] {value}/{total} instances', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      let started = false;
+      const r = await pullDicomweb({
+        url: o.dicomweb, studies: o.study, series: o.series, out: o.out, retries: o.retries,
+        onProgress: (done, total) => {
+          if (!started) bar?.start(total, 0);
+          started = true;
+          bar?.update(done);
+        },
+      }).finally(() => bar?.stop());
+      process.stdout.write(`${r.instances} instances: ${r.downloaded} downloaded (${(r.bytes / 1e6).toFixed(1)} MB), ${r.alreadyPresent} already present -> ${join(o.out, 'images')}\n`);
+    });
+  data
     .command('index')
     .description(`read a site's data/ folder and write ${MANIFEST_PATH} (hashes, split, labels, masks, counts, rejected files)`)
     .argument('<dir>', "the site's folder (holding data/) or its data/ folder")
@@ -54,14 +78,40 @@ export function addDataCommands(program: Command): void {
     .option('--input-size <pixels>', 'model input size', int('--input-size', 8), 64)
     .option('--window <center,width>', 'window applied before resampling (default: each file\'s own window tags)', parseWindow)
     .option('--validation-fraction <f>', 'share of images held out for validation', parseFraction, 0.2)
-    .action(async (dir: string, o: { siteId?: string; inputSize: number; window?: { center: number; width: number }; validationFraction: number }) => {
+    .option('--json', 'print the summary as one JSON object instead of a table')
+    .action(async (dir: string, o: { siteId?: string; inputSize: number; window?: { center: number; width: number }; validationFraction: number; json?: boolean }) => {
       const root = existsSync(join(dir, 'data')) ? join(dir, 'data') : dir;
       const siteId = o.siteId ?? basename(resolve(root === dir ? join(dir, '..') : dir));
       const source = new FolderDataSource(root);
       const manifest = await indexSiteData(source, { siteId, inputSize: o.inputSize, window: o.window, validationFraction: o.validationFraction });
       await source.write(MANIFEST_PATH, `${JSON.stringify(manifest, null, 1)}\n`);
+      const summary = summarizeManifest(manifest);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ ...summary, manifest: join(root, MANIFEST_PATH), refusedFiles: manifest.rejected, skippedFiles: manifest.skipped ?? [] })}\n`);
+        return;
+      }
       const c = manifest.counts;
       process.stdout.write(`${siteId}: ${manifest.files.length} images indexed (train ${c.train.samples} samples ${JSON.stringify(c.train.byLabel)}, validation ${c.validation.samples} ${JSON.stringify(c.validation.byLabel)}), ${manifest.rejected.length} rejected -> ${join(root, MANIFEST_PATH)}\n`);
-      for (const r of manifest.rejected) process.stdout.write(`  rejected ${r.path}: ${r.reason}\n`);
+      process.stdout.write(formatSummary(summary));
+      for (const r of manifest.rejected) process.stdout.write(`  refused ${r.path}: ${r.reason}\n`);
+      for (const r of manifest.skipped ?? []) process.stdout.write(`  skipped ${r.path}: ${r.reason}\n`);
     });
+}
+
+/** The summary as an aligned two-column table: what was indexed, then skipped and refused by reason. */
+export function formatSummary(s: IndexSummary): string {
+  const rows: Array<[string, string | number]> = [
+    ['indexed images', s.images],
+    ['  DICOM', s.dicomImages],
+    ...Object.entries(s.byTransferSyntax).sort((a, b) => b[1] - a[1]).map(([uid, n]): [string, number] => [`    ${transferSyntaxName(uid)}`, n]),
+    ['  NIfTI', s.niftiImages],
+    ['volumes (DICOM series, NIfTI)', s.volumes],
+    ['2D samples (train / validation)', `${s.samples2d.train} / ${s.samples2d.validation}`],
+    ['skipped', Object.values(s.skipped).reduce((a, b) => a + b, 0)],
+    ...Object.entries(s.skipped).map(([why, n]): [string, number] => [`  ${why}`, n]),
+    ['refused', Object.values(s.refused).reduce((a, b) => a + b, 0)],
+    ...Object.entries(s.refused).sort((a, b) => b[1] - a[1]).map(([code, n]): [string, number] => [`  ${code}`, n]),
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${String(v).padStart(7)}\n`).join('');
 }

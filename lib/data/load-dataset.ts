@@ -4,10 +4,12 @@
 import { DataIntegrityError, DatasetError, DicomFileError } from '../errors.js';
 import { type DatasetFile, type DatasetManifest, DatasetManifestSchema } from '../schemas/dataset-manifest.js';
 import { type DataSource, sha256Hex } from './data-source.js';
-import { decodeDicomImage, modalityValues, rangeWindowOf, windowedFrame } from './dicom-read.js';
-import { resample, resampleMask, standardize } from './preprocess.js';
+import { decodeDicomImage, loadCodecs, modalityValues, rangeWindowOf, windowedFrame, windowedShrink } from './dicom-read.js';
+import { isNiftiPath, readNifti } from './nifti.js';
+import { rangeWindow, resample, resampleMask, standardize } from './preprocess.js';
 import { isImagePath, isMaskPath, MANIFEST_PATH } from './site-layout.js';
 import type { ArrayDataset } from './synthetic-arrays.js';
+import { reorient, sliceOf } from './volume.js';
 
 export interface LoadedSiteData {
   manifest: DatasetManifest;
@@ -45,15 +47,45 @@ function describeDifferences(kind: string, paths: string[]): string {
   return `${kind}: ${shown}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''}`;
 }
 
+/**
+ * A NIfTI volume as 2D samples: axial slices of the volume reoriented to DICOM's display (LPS:
+ * rows anterior to posterior, columns right to left), first channel, windowed and resampled.
+ */
+function decodeNiftiSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Array | undefined, manifest: DatasetManifest): DecodedSample {
+  const size = manifest.inputSize;
+  const vol = reorient(readNifti(bytes, file.path), 'LPS');
+  const [nx, ny, nz] = vol.size;
+  const window = manifest.window ?? rangeWindow(vol.data.subarray(0, nx * ny * nz));
+  const lo = window.center - 0.5 - (window.width - 1) / 2;
+  const span = Math.max(window.width - 1, 1e-6);
+  const images = new Float32Array(nz * size * size);
+  const windowed = new Float32Array(nx * ny);
+  for (let k = 0; k < nz; k++) {
+    const slice = sliceOf(vol, k);
+    for (let i = 0; i < windowed.length; i++) windowed[i] = Math.min(1, Math.max(0, (slice[i] - lo) / span));
+    standardize(resample(windowed, ny, nx, size, images.subarray(k * size * size, (k + 1) * size * size)));
+  }
+  let masks: Float32Array | undefined;
+  if (maskBytes && file.mask) {
+    const m = reorient(readNifti(maskBytes, file.mask), 'LPS');
+    masks = new Float32Array(nz * size * size);
+    for (let k = 0; k < nz; k++) masks.set(resampleMask(Float32Array.from(sliceOf(m, k), (v) => (v > 0 ? 1 : 0)), ny, nx, size), k * size * size);
+  }
+  return { images, masks, frames: nz };
+}
+
 function decodeSample(file: DatasetFile, bytes: Uint8Array, maskBytes: Uint8Array | undefined, manifest: DatasetManifest): DecodedSample {
+  if (file.format === 'nifti' || isNiftiPath(file.path)) return decodeNiftiSample(file, bytes, maskBytes, manifest);
   const size = manifest.inputSize;
   const img = decodeDicomImage(bytes, file.path);
   const per = img.rows * img.columns;
   const images = new Float32Array(img.frames * size * size);
-  const windowed = new Float32Array(per);
+  let windowed: Float32Array | undefined; // only for sizes that are not an integer fraction
   for (let f = 0; f < img.frames; f++) {
-    windowedFrame(img, f, manifest.window ?? img.window ?? rangeWindowOf(img, f), windowed);
-    standardize(resample(windowed, img.rows, img.columns, size, images.subarray(f * size * size, (f + 1) * size * size)));
+    const window = manifest.window ?? img.window ?? rangeWindowOf(img, f);
+    const out = images.subarray(f * size * size, (f + 1) * size * size);
+    if (!windowedShrink(img, f, window, size, out)) resample(windowedFrame(img, f, window, (windowed ??= new Float32Array(per))), img.rows, img.columns, size, out);
+    standardize(out);
   }
   let masks: Float32Array | undefined;
   if (maskBytes && file.mask) {
@@ -87,11 +119,13 @@ function assemble(samples: Array<{ file: DatasetFile; decoded: DecodedSample }>,
 
 export async function loadSiteDataset(source: DataSource, opts: { manifest?: DatasetManifest } = {}): Promise<LoadedSiteData> {
   const manifest = opts.manifest ?? (await readManifest(source));
+  await loadCodecs();
   const present = new Set((await source.list()).filter((p) => isImagePath(p) || isMaskPath(p)));
-  const listed = new Set(manifest.files.flatMap((f) => (f.mask ? [f.path, f.mask] : [f.path])));
+  const listed = new Set([...manifest.files.flatMap((f) => (f.mask ? [f.path, f.mask] : [f.path])), ...(manifest.volumes ?? []).flatMap((v) => (v.mask ? [v.mask] : []))]);
+  const skippedPaths = new Set((manifest.skipped ?? []).map((s) => s.path));
   const rejectedPaths = new Set(manifest.rejected.map((r) => r.path));
   const missing = [...listed].filter((p) => !present.has(p));
-  const added = [...present].filter((p) => !listed.has(p) && !rejectedPaths.has(p));
+  const added = [...present].filter((p) => !listed.has(p) && !rejectedPaths.has(p) && !skippedPaths.has(p));
   const changed: string[] = [];
   const samples: Array<{ file: DatasetFile; decoded: DecodedSample }> = [];
   const errors: LoadedSiteData['errors'] = [];

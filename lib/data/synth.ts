@@ -29,13 +29,18 @@ export interface SiteProfile {
   photometric: 'MONOCHROME1' | 'MONOCHROME2';
   transferSyntax: TransferSyntaxName;
   manufacturer: string;
+  /** write patient geometry (position, orientation, slice thickness), so each patient's slices form a CT volume */
+  volumes?: boolean;
 }
 
 const PROFILE_CYCLE = [
   { prevalence: 0.3, offsetHu: 0, noiseHu: 12, nativeSize: 128, pixelSpacing: 0.7, encoding: 'int16', transferSyntax: 'explicit-le', manufacturer: 'Synthetic Scanner A' },
   { prevalence: 0.55, offsetHu: 25, noiseHu: 22, nativeSize: 96, pixelSpacing: 0.9, encoding: 'uint12', transferSyntax: 'implicit-le', manufacturer: 'Synthetic Scanner B' },
   { prevalence: 0.4, offsetHu: -20, noiseHu: 16, nativeSize: 160, pixelSpacing: 0.6, encoding: 'int16', transferSyntax: 'explicit-be', manufacturer: 'Synthetic Scanner C' },
-  { prevalence: 0.65, offsetHu: 40, noiseHu: 28, nativeSize: 112, pixelSpacing: 0.8, encoding: 'uint12', transferSyntax: 'explicit-le', manufacturer: 'Synthetic Scanner D' },
+  { prevalence: 0.65, offsetHu: 40, noiseHu: 28, nativeSize: 112, pixelSpacing: 0.8, encoding: 'uint12', transferSyntax: 'rle', manufacturer: 'Synthetic Scanner D' },
+  // federations of more than four sites add sites whose patients are CT volumes (8 slices, 5 mm apart)
+  { prevalence: 0.45, offsetHu: 10, noiseHu: 18, nativeSize: 128, pixelSpacing: 0.75, encoding: 'int16', transferSyntax: 'rle', manufacturer: 'Synthetic Scanner E', volumes: true },
+  { prevalence: 0.35, offsetHu: -10, noiseHu: 14, nativeSize: 96, pixelSpacing: 0.9, encoding: 'uint12', transferSyntax: 'implicit-le', manufacturer: 'Synthetic Scanner F', volumes: true },
 ] as const;
 
 /** Site sizes spread geometrically between minImages and maxImages, in a seeded order. */
@@ -139,7 +144,11 @@ async function writeSite(o: WriteSiteOptions): Promise<{ images: number; positiv
     const q = quantize(slice.hu, p);
     const sop = syntheticUid(o.rng);
     const name = `img-${String(i + 1).padStart(5, '0')}.dcm`;
+    const geometry = p.volumes
+      ? { imagePosition: [-p.nativeSize * p.pixelSpacing / 2, -p.nativeSize * p.pixelSpacing / 2, 5 * (i % 8)] as [number, number, number], imageOrientation: [1, 0, 0, 0, 1, 0] as [number, number, number, number, number, number], sliceThickness: 5 }
+      : {};
     const common = {
+      ...geometry,
       rows: p.nativeSize, columns: p.nativeSize, pixelSpacing: [p.pixelSpacing, p.pixelSpacing] as [number, number],
       studyInstanceUid: study, seriesInstanceUid: series, patientId: `SYN-${o.siteId}-${String(patient).padStart(4, '0')}`,
       patientName: `Synthetic^Patient${patient}`, instanceNumber: (i % 8) + 1, manufacturer: p.manufacturer,

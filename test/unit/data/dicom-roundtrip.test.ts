@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs';
 import { describe, expect, it } from 'vitest';
-import { decodeDicomImage, modalityValues, windowedFrame } from '../../../lib/data/dicom-read.js';
+import { decodeDicomImage, modalityValues, windowedFrame, windowedShrink } from '../../../lib/data/dicom-read.js';
 import { encodeDicomImage, SOP_CLASS } from '../../../lib/data/dicom-write.js';
 import { applyWindow, resample } from '../../../lib/data/preprocess.js';
 import { quantize, renderSlice, siteProfiles, SYNTH_WINDOW, syntheticUid } from '../../../lib/data/synth.js';
@@ -30,7 +30,7 @@ describe('synthetic DICOM round trip', () => {
     });
 
     const { meta, ds } = readWithDcmjs(bytes);
-    expect(meta.TransferSyntaxUID).toBe({ 'explicit-le': '1.2.840.10008.1.2.1', 'implicit-le': '1.2.840.10008.1.2', 'explicit-be': '1.2.840.10008.1.2.2' }[profile.transferSyntax]);
+    expect(meta.TransferSyntaxUID).toBe({ 'explicit-le': '1.2.840.10008.1.2.1', 'implicit-le': '1.2.840.10008.1.2', 'explicit-be': '1.2.840.10008.1.2.2', rle: '1.2.840.10008.1.2.5' }[profile.transferSyntax]);
     expect(ds.SOPInstanceUID).toBe(sop);
     expect(ds.SOPInstanceUID).toMatch(/^2\.25\.[1-9]\d{0,38}$/);
     expect(ds.Modality).toBe('CT');
@@ -83,5 +83,16 @@ describe('synthetic DICOM round trip', () => {
     expect(Array.from(modalityValues(unsigned))).toEqual([4095, 2048, 1, 2047]);
     const signedBytes = encodeDicomImage({ ...sliceSpec(Int16Array.from(px, (v) => (v << 16) >> 16), 2, 2), bitsStored: 12 });
     expect(Array.from(modalityValues(decodeDicomImage(signedBytes, 's12.dcm')))).toEqual([-1, -2048, 1, 2047]);
+  });
+
+  it('windows and shrinks in one pass exactly as windowing then block-averaging does, and declines other sizes', () => {
+    const px = Int16Array.from({ length: 64 * 64 }, (_, i) => ((i * 7919) % 2000) - 1000);
+    for (const photometric of ['MONOCHROME1', 'MONOCHROME2'] as const) {
+      const img = decodeDicomImage(encodeDicomImage({ ...sliceSpec(px, 64, 64), photometric, rescaleSlope: 1.5, rescaleIntercept: -20 }), 'w.dcm');
+      const two = resample(windowedFrame(img, 0, SYNTH_WINDOW, new Float32Array(64 * 64)), 64, 64, 16);
+      const one = windowedShrink(img, 0, SYNTH_WINDOW, 16, new Float32Array(256))!;
+      expect(Array.from(one)).toEqual(Array.from(two));
+      expect(windowedShrink(img, 0, SYNTH_WINDOW, 24, new Float32Array(576))).toBeUndefined();
+    }
   });
 });
