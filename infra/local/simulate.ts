@@ -26,6 +26,8 @@ import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
+import { LocalRunRecorder } from '../../lib/runs/local-runs.js';
+import { planRun } from '../../lib/runs/plan-run.js';
 import { synthesizeLocal } from './synth-local.js';
 import { AGGREGATION_ENTRYPOINT, noopLauncher, processLauncher, withFailingSites } from './trainers.js';
 
@@ -103,6 +105,10 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     sites: Array.from({ length: siteCount }, (_, i) => ({ id: `site-${i + 1}`, displayName: `Synthetic site ${i + 1}` })),
     trainingConcurrency: concurrency,
   });
+  const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  // Refuse a run Prepare run would refuse before spending minutes on data and baselines.
+  const plan = planRun(input, config.sites.map((s) => s.id));
   const deployment = synthesizeLocal(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
 
@@ -115,11 +121,14 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => join(storageRoot, bucketOf.get(id)!) });
     await writeFile(marker, JSON.stringify({ key: dataKey }));
   } else {
-    // Each run is new: clear earlier runs' models and updates, keep the data.
+    // Each run is new: clear earlier runs' models, updates and records, keep the data.
     await rm(join(storageRoot, deployment.modelsBucket), { recursive: true, force: true });
+    await rm(join(outDir, 'runs'), { recursive: true, force: true });
     for (const b of bucketOf.values()) await rm(join(storageRoot, b, 'updates'), { recursive: true, force: true });
   }
   const testDataDir = join(outDir, TEST_SITE_ID, 'data');
+  // The execution record `fedrad run ... --local` reads (Step Functions keeps it in the cloud).
+  const recorder = await LocalRunRecorder.begin(outDir, { runId, roundsPlanned: rounds, sites: plan.sites, strategy: plan.strategy.type, modelsBucket: deployment.modelsBucket });
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
@@ -163,8 +172,6 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   let launcher: JobLauncher = o.trainer === 'noop' ? noopLauncher(store) : processLauncher({ ...storageEnv, FEDRAD_THREADS: threads });
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
-  const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;
@@ -178,13 +185,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
       input,
       executionName: runId,
       onEvent: (e) => {
+        recorder.record(e);
         if (e.type === 'round-finished') finalRound = (e.output as RoundState).round;
         o.onEvent?.(e);
       },
     })) as RunSummary;
     finalRound = summary.rounds;
   } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
+    if (!(err instanceof WorkflowFailedError)) {
+      await recorder.end('failed', { error: (err as Error).name, cause: (err as Error).message });
+      throw err;
+    }
     failure = nestedFailure(err.error, err.causeText);
   }
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
@@ -206,6 +217,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const reportPath = join(outDir, 'report.html');
   await writeFile(reportPath, renderReportHtml(report));
   await writeFile(join(outDir, 'report.json'), `${JSON.stringify({ ...report, baselines }, null, 1)}\n`);
+  await writeFile(join(outDir, 'runs', runId, 'index.html'), renderReportHtml(report));
+  await writeFile(join(outDir, 'runs', runId, 'report.json'), `${JSON.stringify({ ...report, baselines }, null, 1)}\n`);
+  await recorder.end(failure ? 'failed' : 'succeeded', failure);
   return {
     runId,
     rounds: finalRound,

@@ -3,11 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { FedradError } from '../errors.js';
 import { addDataCommands } from './data-commands.js';
 import { addModelCommands } from './model-commands.js';
+import { addRunCommands, type RunCliDeps } from './run-commands.js';
 import { addSimulateCommand, type SimulateFn } from './simulate-command.js';
 
 export interface CliDeps {
   /** the local federation runner, wired by the entry point (it needs the CDK app and the functions) */
   simulate?: SimulateFn;
+  /** `fedrad run ...`: tests inject their RunsApi and terminal */
+  runs?: RunCliDeps;
 }
 
 export function buildProgram(deps: CliDeps = {}): Command {
@@ -19,6 +22,7 @@ export function buildProgram(deps: CliDeps = {}): Command {
   addModelCommands(program);
   addDataCommands(program);
   if (deps.simulate) addSimulateCommand(program, deps.simulate);
+  addRunCommands(program, deps.runs);
   return program;
 }
 
