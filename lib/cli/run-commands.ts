@@ -47,6 +47,8 @@ function regionOf(o: WhereOptions): string {
 
 export async function openRuns(o: WhereOptions): Promise<{ api: RunsApi; location?: FederationLocation }> {
   if (o.local) return { api: new LocalRunsApi(o.local) };
+  // The SDK warns on every CLI call that its 2027 releases need Node 22; the README says so once.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const location = await locateFederation({ region: regionOf(o), federation: o.federation, stateMachineArn: o.stateMachineArn, modelsBucket: o.modelsBucket });
   return { api: new SfnRunsApi({ location }), location };
 }
@@ -108,7 +110,8 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
     let last = '';
     let trouble = '';
     const draw = () => {
-      if (!view || o.json) return;
+      if (o.json) return;
+      if (!view) return void (trouble && write(`${trouble}\n`));
       const frame = renderRunFrame(view, { width: terminal.columns() }) + (trouble ? `\n\n${trouble}` : '');
       if (terminal.isTTY) write(`\x1b[H\x1b[2J${frame}\n`);
       else if (frame !== last) write(`${frame}\n\n`);

@@ -169,6 +169,11 @@ export function applyEvent(view: RunView, e: RunEvent, now = Date.now()): void {
     if (!r || r.done) return;
     const m = metricOf(last.metrics);
     Object.assign(r, { done: true, modelSha256: last.modelSha256, ...(m ? { metric: round4(m[1]) } : {}), ...(r.startedAt !== undefined ? { seconds: ((e.at ?? now) - r.startedAt) / 1000 } : {}) });
+    // the metric scores the model this round trained on (model r-1), as selectBestModel counts it
+    if (m && Number.isFinite(m[1]) && (!view.best || m[1] >= view.best.metric)) {
+      const accepted = Object.values(r.sites).filter((c) => c.state === 'validated').length;
+      view.best = { round: r.round - 1, metric: m[1], modelSha256: view.rounds.find((x) => x.round === r.round - 1)?.modelSha256 ?? '', basis: `${m[0]} on the validation splits of the ${accepted} site(s) that trained on it in round ${r.round}, weighted by sample count` };
+    }
     return;
   }
   if (e.type === 'job-queued' || e.type === 'job-runnable' || e.type === 'job-started') {
@@ -176,7 +181,8 @@ export function applyEvent(view: RunView, e: RunEvent, now = Date.now()): void {
     if (r.done) return;
     if (!view.sites.includes(e.siteId)) view.sites.push(e.siteId);
     const state: SiteState = e.type === 'job-queued' ? 'queued' : e.type === 'job-runnable' ? 'runnable' : 'training';
-    r.sites[e.siteId] = { state, startedAt: state === 'training' ? (e.at ?? now) : r.sites[e.siteId]?.startedAt };
+    // a site's clock starts when it is queued (the cloud) or its job starts (locally)
+    r.sites[e.siteId] = { state, startedAt: r.sites[e.siteId]?.startedAt ?? e.at ?? now };
     return;
   }
   const r = roundOf(view, e.round + 1, now);
