@@ -209,6 +209,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     r.testMetric = metricOf(metrics)?.[1];
     if (Number.isFinite(metrics.rocAuc)) r.testRocAuc = metrics.rocAuc;
   }
+  if (baselines) report.baselines = { centralized: baselines.centralized, siteAloneMean: baselines.siteAloneMean, siteAlone: baselines.siteAlone };
   if (failure) {
     report.status = 'failed';
     report.error = `${failure.error}: ${failure.cause}`;

@@ -2,7 +2,10 @@
 // finished rounds from lineage, the round in progress from workflow events, and the best model.
 // Pure: the adapters (Step Functions + S3, a local folder) fetch; this module only folds.
 import type { Lineage } from '../schemas/lineage.js';
+import { type BestModel, selectBestModel } from '../federation/best-model.js';
 import { metricOf } from '../federation/report.js';
+
+export { type BestModel, selectBestModel };
 import type { WorkflowEvent } from '../workflow/local-runner.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'timed-out';
@@ -30,15 +33,6 @@ export interface RoundView {
   seconds?: number;
 }
 
-export interface BestModel {
-  /** the model index (0: the initial model) */
-  round: number;
-  metric: number;
-  modelSha256: string;
-  /** how it was chosen, in words, for tables and reports */
-  basis: string;
-}
-
 export interface RunView {
   runId: string;
   source: 'aws' | 'local';
@@ -63,25 +57,6 @@ export function clean(text: string, max = 120): string {
 }
 
 const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
-
-/**
- * The best global model: the one whose validation metric, weighted by the accepted sites' sample
- * counts, is highest. Model m is scored by the sites that train on it in round m+1 (lineage m+1's
- * parentMetrics); the last model has no such score and is not a candidate. Ties go to the later model.
- */
-export function selectBestModel(lineages: Lineage[]): BestModel | undefined {
-  const byRound = new Map(lineages.map((l) => [l.round, l]));
-  let best: BestModel | undefined;
-  for (const l of [...lineages].sort((a, b) => a.round - b.round)) {
-    const m = metricOf(l.parentMetrics);
-    if (!m || !Number.isFinite(m[1])) continue;
-    const model = l.parentRound;
-    const sha = byRound.get(model)?.modelSha256 ?? l.parentSha256;
-    const accepted = l.sites.filter((s) => s.status === 'accepted').length;
-    if (!best || m[1] >= best.metric) best = { round: model, metric: m[1], modelSha256: sha, basis: `${m[0]} on the validation splits of the ${accepted} site(s) that trained on it in round ${l.round}, weighted by sample count` };
-  }
-  return best;
-}
 
 /** A finished round as lineage records it. */
 export function roundFromLineage(l: Lineage): RoundView {

@@ -16,6 +16,8 @@ import { LineageSchema, type Lineage } from '../../lib/schemas/lineage.js';
 import { getJson } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
 import { keys } from '../../lib/storage/keys.js';
+import { checkPageInChromium } from '../support/chromium.js';
+import type { RunReport } from '../../lib/federation/report.js';
 
 let out: string;
 let result: SimulationResult;
@@ -43,7 +45,7 @@ beforeAll(async () => {
   const terminal = { isTTY: true, columns: () => columns, write: (t: string) => void frames.push(t), onResize: (fn: () => void) => ((resize = fn), () => {}) };
   const live = new LiveRun('watched', ['site-1', 'site-2', 'site-3', 'site-4'], 3, terminal, { minIntervalMs: 0 });
   result = await simulate({
-    sites: 4, rounds: 3, minSites: 2, runId: 'watched', out, baselines: false, minImages: 12, maxImages: 16, testImages: 10, inputSize: 16, localSteps: 2, concurrency: 2,
+    sites: 4, rounds: 3, minSites: 2, runId: 'watched', out, minImages: 12, maxImages: 16, testImages: 10, inputSize: 16, localSteps: 2, concurrency: 2,
     failSites: ['site-3'],
     wrapLauncher: (launch, store) => tamperingLauncher(launch, store, 'site-2', (v) => void (v[0] = Number.NaN)),
     onEvent: live.onEvent,
@@ -140,6 +142,33 @@ describe('fedrad run ... --local', () => {
     expect(stop.stderr).toContain('run watched is not running (it succeeded)');
     const start = await fedrad('run', 'start', '--local', out, '--sites', 'site-1');
     expect(start.stderr).toContain('a local run starts with `fedrad simulate --out <dir>`');
+  });
+});
+
+describe('the run report', () => {
+  it('leads with the result against the baselines, marks the best model, and lays out in headless chromium without errors', { timeout: 90_000 }, async () => {
+    const html = await readFile(result.reportPath, 'utf8');
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as RunReport;
+    expect(html).not.toContain('<script');
+    expect(report.best).toMatchObject({ round: expect.any(Number) });
+    expect(html).toContain(`Best model: <b>${report.best!.round}</b>`);
+    expect(html).toContain(`<tr><th>centralized (all sites' data pooled, held-out test)</th><td class="num">${report.baselines!.centralized!.toFixed(4)}</td>`);
+    expect(html).toMatch(/<td>1<\/td><td>site-2<\/td><td>rejected<\/td><td>[^<]*NaN|<td>1<\/td><td>site-2<\/td><td>rejected<\/td><td>[^<]*non/i);
+    expect(html).toContain('<td>1</td><td>site-3</td><td>failed</td><td>States.TaskFailed</td>');
+    const page = await checkPageInChromium(html);
+    expect(page.errors).toEqual([]);
+    expect(page.sections.map((s) => s.id)).toEqual(['headline', 'chart', 'timeline', 'local-curves', 'data', 'rejections', 'rounds']);
+    for (const s of page.sections) expect(s.height, s.id).toBeGreaterThan(20);
+    expect(page.svgs.length).toBe(3);
+    for (const svg of page.svgs) expect(svg.width * svg.height, svg.label).toBeGreaterThan(10_000);
+    expect(page.overflowing).toEqual([]);
+    expect(page.scrollWidth).toBeLessThanOrEqual(page.innerWidth);
+  });
+
+  it('the browser check itself catches a script error and an element wider than the window', { timeout: 60_000 }, async () => {
+    const bad = await checkPageInChromium('<!doctype html><html><head></head><body><section id="x"><div id="too-wide" style="width:3000px">x</div></section><script>notAFunction()</script></body></html>');
+    expect(bad.errors.join(' ')).toMatch(/notAFunction is not defined/);
+    expect(bad.overflowing).toContain('too-wide');
   });
 });
 
