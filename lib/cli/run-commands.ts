@@ -47,7 +47,7 @@ function regionOf(o: WhereOptions): string {
 
 export async function openRuns(o: WhereOptions): Promise<{ api: RunsApi; location?: FederationLocation }> {
   if (o.local) return { api: new LocalRunsApi(o.local) };
-  // The SDK warns on every CLI call that its 2027 releases need Node 22; the README says so once.
+  // The SDK warns on every CLI call that its 2027 releases need Node 22; docs/runs.md says so once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const location = await locateFederation({ region: regionOf(o), federation: o.federation, stateMachineArn: o.stateMachineArn, modelsBucket: o.modelsBucket });
   return { api: new SfnRunsApi({ location }), location };
