@@ -19,9 +19,10 @@ function cellText(c: SiteCell | undefined, now: number): string {
   return c.state;
 }
 
-function table(head: string[], rows: string[][]): string[] {
+/** columns padded to their widest cell; the first right-aligned when it holds numbers (rounds, models) */
+function table(head: string[], rows: string[][], numericFirst = true): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const fmt = (r: string[]) => r.map((c, i) => (i === 0 && numericFirst ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
 }
 
@@ -57,7 +58,7 @@ export interface RunListItem {
 
 export function renderRunList(items: RunListItem[]): string {
   if (!items.length) return 'no runs';
-  return table(['run', 'status', 'started', 'rounds done', 'best metric'], items.map((i) => [i.runId, i.status, i.startedAt ?? '-', i.roundsDone === undefined ? '-' : String(i.roundsDone), f4(i.bestMetric)])).join('\n');
+  return table(['run', 'status', 'started', 'rounds done', 'best metric'], items.map((i) => [i.runId, i.status, i.startedAt ?? '-', i.roundsDone === undefined ? '-' : String(i.roundsDone), f4(i.bestMetric)]), false).join('\n');
 }
 
 export interface ModelRow {

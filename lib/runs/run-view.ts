@@ -152,7 +152,7 @@ export function applyEvent(view: RunView, e: RunEvent, now = Date.now()): void {
     return;
   }
   if (e.type === 'job-queued' || e.type === 'job-runnable' || e.type === 'job-started') {
-    const r = roundOf(view, e.round + 1, now);
+    const r = roundOf(view, e.round + 1, e.at ?? now);
     if (r.done) return;
     if (!view.sites.includes(e.siteId)) view.sites.push(e.siteId);
     const state: SiteState = e.type === 'job-queued' ? 'queued' : e.type === 'job-runnable' ? 'runnable' : 'training';
@@ -160,7 +160,7 @@ export function applyEvent(view: RunView, e: RunEvent, now = Date.now()): void {
     r.sites[e.siteId] = { state, startedAt: r.sites[e.siteId]?.startedAt ?? e.at ?? now };
     return;
   }
-  const r = roundOf(view, e.round + 1, now);
+  const r = roundOf(view, e.round + 1, e.at ?? now);
   if (r.done) return;
   const cell = r.sites[e.siteId] ?? { state: 'queued' };
   const at = e.at ?? now;
