@@ -1,6 +1,8 @@
 // `fedrad run ...` against a real local run of `fedrad simulate` (the real training job in child
 // processes): one site's job fails, one site's update is NaN-tampered and rejected. The live frames
 // `fedrad simulate` draws are captured on a fake terminal; the commands then read the same run.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +185,33 @@ describe('a failed local run', () => {
       expect(w.stdout).toMatch(/FAILED/);
       expect(w.stdout).toMatch(/failed: QuorumNotReachedError: round 0 of run no-quorum/);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stopping a local run', () => {
+  it('stop ends the simulate process and records the reason; watch then exits 4', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-runs-stop-'));
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/fedrad.mjs'), 'simulate', '--sites', '2', '--rounds', '40', '--min-images', '10', '--max-images', '12', '--local-steps', '1', '--out', dir, '--json'], { stdio: 'ignore' });
+    const exited = once(child, 'exit');
+    try {
+      let runId: string | undefined;
+      for (let i = 0; i < 600 && !runId; i++) {
+        const list = JSON.parse((await fedrad('run', 'list', '--local', dir, '--json')).stdout || '[]') as Array<{ runId: string; status: string }>;
+        runId = list.find((r) => r.status === 'running')?.runId;
+        if (!runId) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(runId).toBeDefined();
+      const stop = await fedrad('run', 'stop', runId!, '--reason', 'site-2 uploaded the wrong series', '--local', dir);
+      expect(stop.stdout).toBe(`stopped ${runId}: site-2 uploaded the wrong series\n`);
+      const [, signal] = (await exited) as [number | null, string | null];
+      expect(signal).toBe('SIGTERM');
+      const view = JSON.parse((await fedrad('run', 'status', runId!, '--local', dir, '--json')).stdout) as RunView;
+      expect(view).toMatchObject({ status: 'stopped', error: 'stopped', cause: 'site-2 uploaded the wrong series' });
+      expect((await fedrad('run', 'watch', runId!, '--local', dir)).exitCode).toBe(RUN_EXIT.stopped);
+    } finally {
+      child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
   });
