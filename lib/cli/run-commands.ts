@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InvalidSpecError } from '../errors.js';
 import { sha256 } from '../model/onnx-io.js';
+import { DeploymentConfigSchema } from '../schemas/deployment-config.js';
+import { formatIssues } from '../schemas/format.js';
 import type { RunInputRaw } from '../schemas/run-input.js';
 import { AccessDeniedError, NoCredentialsError, RunNotFoundError, StackNotDeployedError, WrongRegionError } from '../runs/errors.js';
 import { LocalRunsApi } from '../runs/local-runs.js';
@@ -72,8 +74,31 @@ function where(cmd: Command): Command {
 /** Networks drop and tokens refresh: watch keeps going through these, not through what a person must fix. */
 const FATAL = [NoCredentialsError, AccessDeniedError, RunNotFoundError, StackNotDeployedError, WrongRegionError];
 
-async function runInputFrom(o: { input?: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; runId?: string; localSteps?: number }): Promise<RunInputRaw & { runId: string }> {
-  let raw: Record<string, unknown> = {};
+/** A named run input from the deployment config's `presets`. */
+async function presetFrom(name: string, configPath: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch {
+    throw new InvalidSpecError(`--preset ${name}: cannot read the deployment config ${configPath}; name it with --config`);
+  }
+  const parsed = DeploymentConfigSchema.safeParse((() => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new InvalidSpecError(`${configPath} is not valid JSON: ${(err as Error).message}`);
+    }
+  })());
+  if (!parsed.success) throw new InvalidSpecError(`${configPath}: ${formatIssues(parsed.error)}`);
+  const presets = parsed.data.presets ?? {};
+  const preset = presets[name];
+  if (!preset) throw new InvalidSpecError(`no preset '${name.slice(0, 40)}' in ${configPath}; it has ${Object.keys(presets).join(', ') || 'none (add "presets": {"<name>": {<run input>}})'}`);
+  return { ...preset };
+}
+
+async function runInputFrom(o: { input?: string; preset?: string; config: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; runId?: string; localSteps?: number }): Promise<RunInputRaw & { runId: string }> {
+  if (o.input && o.preset) throw new InvalidSpecError('use --input or --preset, not both');
+  let raw: Record<string, unknown> = o.preset ? await presetFrom(o.preset, o.config) : {};
   if (o.input) {
     const text = o.input.trim().startsWith('{') ? o.input : await readFile(o.input, 'utf8');
     try {
@@ -143,6 +168,8 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
   where(run.command('start'))
     .description('check a run input against the same rules as Prepare run, show what will run, and start it')
     .option('--input <file|json>', 'the run input (JSON file or inline)')
+    .option('--preset <name>', "a named run input from the deployment config's presets (flags override its fields)")
+    .option('--config <file>', 'the deployment config holding the presets', 'fedrad.config.json')
     .option('--run-id <id>', 'the run id (also the execution name)')
     .option('--rounds <n>', 'rounds', int('--rounds', 1))
     .option('--sites <ids>', 'comma-separated sites taking part (default: every site)')
@@ -152,7 +179,7 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
     .option('--dry-run', 'check and show the plan, start nothing')
     .option('--wait', 'then watch the run until it ends (exit code: the run outcome)')
     .option('--interval <s>', 'seconds between refreshes with --wait', int('--interval', 1), 10)
-    .action(async (o: WhereOptions & { input?: string; runId?: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; localSteps?: number; dryRun?: boolean; wait?: boolean; interval: number; json?: boolean }) => {
+    .action(async (o: WhereOptions & { input?: string; preset?: string; config: string; runId?: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; localSteps?: number; dryRun?: boolean; wait?: boolean; interval: number; json?: boolean }) => {
       const input = await runInputFrom(o);
       // the shape is checked before any AWS call; the sites once the stack names them
       const { api, location } = await open(o);

@@ -2,7 +2,7 @@
 // level (aws-sdk-client-mock): the exact inputs each command sends, and the message each AWS error
 // becomes. The no-credentials case also runs unmocked, in a child process with no credentials.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -97,6 +97,28 @@ describe('fedrad run start', () => {
     expect(r.stdout).toMatch(/model {6}cnn-classifier \(input 64, seed 0\), sha256 [0-9a-f]{64}/);
     expect(r.stdout).toMatch(/aggregate {2}on lambda: /);
     expect(r.stdout).toContain(`started r1: ${EXECUTION('r1')}`);
+  });
+
+  it('starts a preset from the deployment config, flags overriding its fields; names a missing or invalid preset', async () => {
+    stackDeployed();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION('weekly-1'), startDate: new Date() });
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-preset-'));
+    try {
+      const config = join(dir, 'fedrad.config.json');
+      const base = { federation: 'demo', sites: [{ id: 'site-1', displayName: 'A' }, { id: 'site-2', displayName: 'B' }, { id: 'site-3', displayName: 'C' }] };
+      await writeFile(config, JSON.stringify({ ...base, presets: { weekly: { rounds: 8, strategy: { type: 'median' }, minSites: 2 } } }));
+      const r = await fedrad('run', 'start', ...WHERE, '--preset', 'weekly', '--config', config, '--run-id', 'weekly-1', '--rounds', '4');
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input!)).toEqual({ rounds: 4, strategy: { type: 'median' }, minSites: 2, runId: 'weekly-1' });
+      const missing = await fedrad('run', 'start', ...WHERE, '--preset', 'daily', '--config', config);
+      expect(missing.stderr).toContain(`no preset 'daily' in ${config}; it has weekly`);
+      await writeFile(config, JSON.stringify({ ...base, presets: { weekly: { rounds: 0 } } }));
+      const invalid = await fedrad('run', 'start', ...WHERE, '--preset', 'weekly', '--config', config);
+      expect(invalid.stderr).toMatch(/presets\.weekly\.rounds: Too small: expected number to be >=1/);
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses Krum with too few sites before starting anything', async () => {
