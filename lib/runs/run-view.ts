@@ -79,7 +79,7 @@ export function roundFromLineage(l: Lineage): RoundView {
  */
 export type RunEvent =
   | (WorkflowEvent & { at?: number })
-  | { type: 'job-queued' | 'job-runnable'; siteId: string; round: number; at?: number };
+  | { type: 'job-queued' | 'job-runnable'; siteId: string; round: number; at?: number; jobId?: string };
 
 export interface ViewBase {
   runId: string;

@@ -29,7 +29,10 @@ export function eventsFromRoundHistory(history: HistoryEvent[]): RunEvent[] {
     if (!ref || h.id === undefined) continue;
     siteOf.set(h.id, ref);
     const { siteId, round } = ref;
-    if (h.type === 'TaskSubmitted' && h.taskSubmittedEventDetails?.resourceType === 'batch') out.push({ type: 'job-runnable', siteId, round, at });
+    if (h.type === 'TaskSubmitted' && h.taskSubmittedEventDetails?.resourceType === 'batch') {
+      const jobId = parse(h.taskSubmittedEventDetails.output)?.JobId;
+      out.push({ type: 'job-runnable', siteId, round, at, ...(typeof jobId === 'string' ? { jobId } : {}) });
+    }
     else if (h.type === 'TaskSucceeded' && h.taskSucceededEventDetails?.resourceType === 'batch') out.push({ type: 'job-finished', siteId, round, ok: true, at });
     else if ((h.type === 'TaskFailed' && h.taskFailedEventDetails?.resourceType === 'batch') || h.type === 'TaskTimedOut') {
       const d = h.taskFailedEventDetails ?? h.taskTimedOutEventDetails;
@@ -68,4 +71,14 @@ export function readRunHistory(history: HistoryEvent[]): RunHistory {
     }
   }
   return { events, roundExecutions };
+}
+
+/** The Batch jobs still waiting for their outcome: submitted, with no job-finished after them. */
+export function pendingJobs(events: RunEvent[]): Array<{ jobId: string; siteId: string; round: number }> {
+  const pending = new Map<string, { jobId: string; siteId: string; round: number }>();
+  for (const e of events) {
+    if (e.type === 'job-runnable' && e.jobId) pending.set(`${e.siteId}@${e.round}`, { jobId: e.jobId, siteId: e.siteId, round: e.round });
+    else if (e.type === 'job-finished') pending.delete(`${e.siteId}@${e.round}`);
+  }
+  return [...pending.values()];
 }

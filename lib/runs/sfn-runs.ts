@@ -3,6 +3,7 @@
 // (found by federation name with CloudFormation), or are given (--state-machine-arn, --models-bucket).
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, type ExecutionStatus, GetExecutionHistoryCommand, type HistoryEvent, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { BatchClient, DescribeJobsCommand } from '@aws-sdk/client-batch';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Lineage } from '../schemas/lineage.js';
 import type { RunInputRaw } from '../schemas/run-input.js';
@@ -12,9 +13,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { awsCall } from './aws-errors.js';
 import { StackNotDeployedError, WrongRegionError } from './errors.js';
 import type { RunListItem } from './render-run.js';
-import { buildRunView, type RunStatus, type RunView, selectBestModel } from './run-view.js';
+import { buildRunView, type RunEvent, type RunStatus, type RunView, selectBestModel } from './run-view.js';
 import type { RunsApi, StartedRun } from './runs-api.js';
-import { eventsFromRoundHistory, readRunHistory } from './sfn-history.js';
+import { eventsFromRoundHistory, pendingJobs, readRunHistory } from './sfn-history.js';
 import { readLineages, readModel, readRunRecord } from './stored-run.js';
 
 /** The orchestration stack's outputs the CLI reads (infra/stacks/orchestration-stack.ts writes them). */
@@ -64,17 +65,20 @@ const STATUS: Record<ExecutionStatus, RunStatus> = { RUNNING: 'running', SUCCEED
 export interface SfnRunsOptions {
   location: FederationLocation;
   sfn?: SFNClient;
+  batch?: BatchClient;
   s3?: S3Client;
 }
 
 export class SfnRunsApi implements RunsApi {
   private readonly sfn: SFNClient;
+  private readonly batch: BatchClient;
   private readonly store: BlobStore;
   private readonly region: string;
 
   constructor(private readonly o: SfnRunsOptions) {
     this.region = o.location.region;
     this.sfn = o.sfn ?? new SFNClient({ region: this.region });
+    this.batch = o.batch ?? new BatchClient({ region: this.region });
     this.store = new S3BlobStore({ region: this.region, ...(o.s3 ? { client: o.s3 } : {}) });
   }
 
@@ -135,6 +139,7 @@ export class SfnRunsApi implements RunsApi {
     // the round in flight (finished rounds come from lineage)
     const current = status === 'running' ? run.roundExecutions.at(-1) : undefined;
     const events = [...run.events, ...(current ? eventsFromRoundHistory(await this.history(current)) : [])];
+    events.push(...(await this.jobsStarted(pendingJobs(events))));
     const [record, lineages] = this.o.location.modelsBucket ? await Promise.all([this.s3('s3:GetObject', keys.run(runId), () => readRunRecord(this.store, this.bucket(), runId)), this.lineage(runId)]) : [undefined, []];
     return buildRunView(
       {
@@ -150,6 +155,29 @@ export class SfnRunsApi implements RunsApi {
       lineages,
       events,
     );
+  }
+
+  /**
+   * Step Functions' history says a job was submitted, not whether Batch has placed it: ask Batch
+   * which have started (RUNNING). Without batch:DescribeJobs the sites stay `runnable`; the rest
+   * of the view does not depend on it.
+   */
+  private async jobsStarted(pending: Array<{ jobId: string; siteId: string; round: number }>): Promise<RunEvent[]> {
+    const out: RunEvent[] = [];
+    for (let i = 0; i < pending.length; i += 100) {
+      const chunk = pending.slice(i, i + 100);
+      let jobs;
+      try {
+        jobs = (await this.batch.send(new DescribeJobsCommand({ jobs: chunk.map((p) => p.jobId) }))).jobs ?? [];
+      } catch {
+        return out;
+      }
+      for (const j of jobs) {
+        const p = chunk.find((x) => x.jobId === j.jobId);
+        if (p && j.status === 'RUNNING') out.push({ type: 'job-started', siteId: p.siteId, round: p.round, ...(j.startedAt ? { at: j.startedAt } : {}) });
+      }
+    }
+    return out;
   }
 
   async stop(runId: string, reason: string): Promise<void> {

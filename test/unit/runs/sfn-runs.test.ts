@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { BatchClient, DescribeJobsCommand } from '@aws-sdk/client-batch';
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, type HistoryEvent, ListExecutionsCommand, SFNClient, SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
@@ -20,7 +21,9 @@ import type { RunView } from '../../../lib/runs/run-view.js';
 const sfn = mockClient(SFNClient);
 const cfn = mockClient(CloudFormationClient);
 const s3 = mockClient(S3Client);
+const batch = mockClient(BatchClient);
 afterAll(() => {
+  batch.restore();
   sfn.restore();
   cfn.restore();
   s3.restore();
@@ -79,6 +82,7 @@ beforeEach(() => {
   sfn.reset();
   cfn.reset();
   s3.reset();
+  batch.reset();
 });
 
 describe('fedrad run start', () => {
@@ -185,15 +189,18 @@ describe('fedrad run list|status|watch|stop|models|download', () => {
     sfn.on(GetExecutionHistoryCommand, { executionArn: child, nextToken: undefined }).resolves({ nextToken: 'p2', events: history([enter(3, 2, 'Train at site', task('site-1')), enter(4, 2, 'Train at site', task('site-2'))]) });
     sfn.on(GetExecutionHistoryCommand, { executionArn: child, nextToken: 'p2' }).resolves({ events: history([
       enter(5, 2, 'Train at site', task('site-3')),
-      { id: 6, previousEventId: 3, type: 'TaskSubmitted', taskSubmittedEventDetails: { resourceType: 'batch', resource: 'submitJob.sync' } },
+      { id: 6, previousEventId: 3, type: 'TaskSubmitted', taskSubmittedEventDetails: { resourceType: 'batch', resource: 'submitJob.sync', output: JSON.stringify({ JobId: 'job-site-1', JobName: 'fedrad-site-1-r2' }) } },
       { id: 7, previousEventId: 4, type: 'TaskSucceeded', taskSucceededEventDetails: { resourceType: 'batch', resource: 'submitJob.sync' } },
       { id: 8, previousEventId: 7, type: 'TaskStateExited', stateExitedEventDetails: { name: 'Train at site' } },
       enter(9, 8, 'Validate update', { runId: 'r1', round: 2, siteId: 'site-2' }),
       { id: 10, previousEventId: 9, type: 'TaskStateExited', stateExitedEventDetails: { name: 'Validate update', output: JSON.stringify({ siteId: 'site-2', status: 'rejected', reasons: [{ code: 'norm_bound', message: 'update norm 91.2 above the bound 50' }] }) } },
       { id: 11, previousEventId: 5, type: 'TaskFailed', taskFailedEventDetails: { resourceType: 'batch', resource: 'submitJob.sync', error: 'States.TaskFailed', cause: JSON.stringify({ StatusReason: 'Essential container in task exited' }) } },
     ]) });
+    // Batch has placed site-1's job: it is training
+    batch.on(DescribeJobsCommand).resolves({ jobs: [{ jobId: 'job-site-1', jobName: 'fedrad-site-1-r2', jobQueue: 'q', jobDefinition: 'd', status: 'RUNNING', startedAt: 1_700_000_010_000 }] });
     const r = await fedrad('run', 'status', 'r1', ...WHERE, '--json');
     expect(r.stderr).toBe('');
+    expect(batch.commandCalls(DescribeJobsCommand).map((c) => c.args[0].input)).toEqual([{ jobs: ['job-site-1'] }]);
     expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input)).toEqual([{ executionArn: EXECUTION('r1') }]);
     expect(sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input)).toEqual([
       { executionArn: EXECUTION('r1'), maxResults: 1000, nextToken: undefined },
@@ -204,10 +211,16 @@ describe('fedrad run list|status|watch|stop|models|download', () => {
     expect(view).toMatchObject({ runId: 'r1', status: 'running', roundsPlanned: 3, best: { round: 1, metric: 0.8 } });
     expect(view.rounds.map((x) => [x.round, x.done])).toEqual([[1, true], [2, true], [3, false]]);
     expect(view.rounds[2].sites).toEqual({
-      'site-1': { state: 'runnable', startedAt: 1_700_000_003_000 },
+      'site-1': { state: 'training', startedAt: 1_700_000_003_000 },
       'site-2': { state: 'rejected', detail: 'norm_bound: update norm 91.2 above the bound 50', seconds: 3 },
       'site-3': { state: 'failed', detail: 'States.TaskFailed: Essential container in task exited', seconds: 6 },
     });
+    // without batch:DescribeJobs the site stays 'runnable' and the rest of the view is the same
+    batch.reset();
+    batch.on(DescribeJobsCommand).rejects(new Error('AccessDeniedException'));
+    const denied = JSON.parse((await fedrad('run', 'status', 'r1', ...WHERE, '--json')).stdout) as RunView;
+    expect(denied.rounds[2].sites['site-1'].state).toBe('runnable');
+    expect(denied.rounds[2].sites['site-2'].state).toBe('rejected');
   });
 
   it('watch reconnects after a network error and exits with the run\'s status code', async () => {
