@@ -178,8 +178,8 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
     .option('--local-steps <n>', 'local optimizer steps a round', int('--local-steps', 1))
     .option('--dry-run', 'check and show the plan, start nothing')
     .option('--wait', 'then watch the run until it ends (exit code: the run outcome)')
-    .option('--interval <s>', 'seconds between refreshes with --wait', int('--interval', 1), 10)
-    .action(async (o: WhereOptions & { input?: string; preset?: string; config: string; runId?: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; localSteps?: number; dryRun?: boolean; wait?: boolean; interval: number; json?: boolean }) => {
+    .option('--interval <s>', 'seconds between refreshes with --wait (default 10)', int('--interval', 1))
+    .action(async (o: WhereOptions & { input?: string; preset?: string; config: string; runId?: string; rounds?: number; sites?: string; strategy?: string; strategyOptions?: string; localSteps?: number; dryRun?: boolean; wait?: boolean; interval?: number; json?: boolean }) => {
       const input = await runInputFrom(o);
       // the shape is checked before any AWS call; the sites once the stack names them
       const { api, location } = await open(o);
@@ -194,7 +194,7 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
       const started = await api.start(input);
       if (o.json) json({ plan, ...started });
       else write(`started ${started.runId}: ${started.location}\n`);
-      if (o.wait) process.exitCode = RUN_EXIT[(await watch(api, started.runId, { interval: o.interval })).status];
+      if (o.wait) process.exitCode = RUN_EXIT[(await watch(api, started.runId, { interval: o.interval ?? 10 })).status];
     });
 
   where(run.command('list'))
@@ -216,9 +216,9 @@ export function addRunCommands(program: Command, deps: RunCliDeps = {}): void {
 
   where(run.command('watch <runId>'))
     .description('follow a run live until it ends; exits with its outcome (0 succeeded, 3 failed, 4 stopped, 5 timed out)')
-    .option('--interval <s>', 'seconds between refreshes', int('--interval', 1), 10)
-    .action(async (runId: string, o: WhereOptions & { interval: number }) => {
-      process.exitCode = RUN_EXIT[(await watch((await open(o)).api, runId, o)).status];
+    .option('--interval <s>', 'seconds between refreshes (default 10; 2 with --local)', int('--interval', 1))
+    .action(async (runId: string, o: WhereOptions & { interval?: number }) => {
+      process.exitCode = RUN_EXIT[(await watch((await open(o)).api, runId, { ...o, interval: o.interval ?? (o.local ? 2 : 10) })).status];
     });
 
   where(run.command('stop <runId>'))

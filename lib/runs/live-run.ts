@@ -31,7 +31,7 @@ export class LiveRun {
   private readonly off: () => void;
 
   constructor(runId: string, sites: string[], roundsPlanned: number, private readonly term: LiveTerminal, private readonly opts: { quiet?: boolean; minIntervalMs?: number; now?: () => number } = {}) {
-    this.view = buildRunView({ runId, source: 'local', status: 'running', sites, roundsPlanned }, []);
+    this.view = buildRunView({ runId, source: 'local', status: 'running', sites, roundsPlanned, startedAt: new Date(opts.now?.() ?? Date.now()).toISOString() }, []);
     this.off = term.onResize(() => this.draw(true));
   }
 
@@ -74,6 +74,7 @@ export class LiveRun {
   stop(status: RunView['status']): void {
     if (this.timer) clearTimeout(this.timer);
     this.view.status = status;
+    this.view.stoppedAt = new Date(this.now()).toISOString();
     this.draw(true);
     this.off();
   }

@@ -48,10 +48,15 @@ export class LocalRunRecorder {
   /** appends one event (synchronous order is kept by chaining) */
   private chain: Promise<void> = Promise.resolve();
   record(e: RunEvent): void {
-    const line = `${JSON.stringify({ ...e, at: e.at ?? Date.now(), ...('output' in e ? { output: undefined } : {}) })}\n`;
-    const prepared = e.type === 'run-prepared' ? (e.output as { rounds?: number; sites?: Array<{ siteId: string }> }) : undefined;
-    const slim = prepared ? `${JSON.stringify({ type: e.type, at: Date.now(), output: { runId: (prepared as { runId?: string }).runId, rounds: prepared.rounds, sites: prepared.sites?.map((s) => ({ siteId: s.siteId })) } })}\n` : line;
-    this.chain = this.chain.then(() => appendFile(join(this.dir, 'events.jsonl'), slim));
+    // the log keeps what the view folds, not the states' whole payloads
+    const at = e.at ?? Date.now();
+    let slim: RunEvent;
+    if (e.type === 'run-prepared') {
+      const o = e.output as { runId?: string; rounds?: number; sites?: Array<{ siteId: string }> };
+      slim = { type: e.type, at, output: { runId: o.runId, rounds: o.rounds, sites: o.sites?.map((s) => ({ siteId: s.siteId })) } };
+    } else if (e.type === 'round-finished') slim = { type: e.type, round: e.round, at, output: { lastRound: (e.output as { lastRound?: unknown }).lastRound ?? null } };
+    else slim = { ...e, at };
+    this.chain = this.chain.then(() => appendFile(join(this.dir, 'events.jsonl'), `${JSON.stringify(slim)}\n`));
   }
 
   async end(status: RunStatus, failure?: { error: string; cause: string }): Promise<void> {

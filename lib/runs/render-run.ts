@@ -26,9 +26,11 @@ function table(head: string[], rows: string[][], numericFirst = true): string[] 
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
 }
 
-export function headline(v: RunView): string {
+export function headline(v: RunView, now = Date.now()): string {
   const done = v.rounds.filter((r) => r.done).length;
-  const parts = [`run ${v.runId}`, v.status.toUpperCase(), v.strategy, `rounds ${done}/${v.roundsPlanned ?? '?'}`, `${v.sites.length} sites`];
+  const start = v.startedAt ? Date.parse(v.startedAt) : Number.NaN;
+  const end = v.stoppedAt ? Date.parse(v.stoppedAt) : now;
+  const parts = [`run ${v.runId}`, v.status.toUpperCase(), v.strategy, `rounds ${done}/${v.roundsPlanned ?? '?'}`, `${v.sites.length} sites`, Number.isFinite(start) && end >= start ? secs((end - start) / 1000) : undefined];
   if (v.best) parts.push(`best model ${v.best.round} (${v.metric} ${v.best.metric.toFixed(4)})`);
   return parts.filter(Boolean).join(' · ');
 }
@@ -40,7 +42,7 @@ export function renderRunFrame(v: RunView, o: FrameOptions = {}): string {
   const privacy = v.rounds.some((r) => r.epsilon !== undefined);
   const head = ['round', v.metric, ...(privacy ? ['epsilon'] : []), ...v.sites];
   const rows = v.rounds.map((r) => [String(r.round), f4(r.metric), ...(privacy ? [f4(r.epsilon)] : []), ...v.sites.map((s) => cellText(r.sites[s], now))]);
-  const lines = [headline(v), '', ...table(head, rows)];
+  const lines = [headline(v, now), '', ...table(head, rows)];
   const problems = v.rounds.flatMap((r) => Object.entries(r.sites).filter(([, c]) => (c.state === 'rejected' || c.state === 'failed') && c.detail).map(([s, c]) => `round ${r.round} ${s} ${c.state}: ${c.detail}`));
   if (problems.length) lines.push('', ...problems);
   if (v.best) lines.push('', `best: model ${v.best.round}, ${v.metric} ${v.best.metric.toFixed(4)} (${v.best.basis})`);
