@@ -74,6 +74,12 @@ function where(cmd: Command): Command {
 /** Networks drop and tokens refresh: watch keeps going through these, not through what a person must fix. */
 const FATAL = [NoCredentialsError, AccessDeniedError, RunNotFoundError, StackNotDeployedError, WrongRegionError];
 
+/** Where JSON.parse stopped, without quoting the file (its message may carry a slice of it). */
+const jsonErrorAt = (err: unknown) => {
+  const at = /position (\d+)/.exec((err as Error).message)?.[1];
+  return at ? ` (at character ${at})` : '';
+};
+
 /** A named run input from the deployment config's `presets`. */
 async function presetFrom(name: string, configPath: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -86,7 +92,7 @@ async function presetFrom(name: string, configPath: string): Promise<Record<stri
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new InvalidSpecError(`${configPath} is not valid JSON: ${(err as Error).message}`);
+      throw new InvalidSpecError(`${configPath} is not valid JSON${jsonErrorAt(err)}`);
     }
   })());
   if (!parsed.success) throw new InvalidSpecError(`${configPath}: ${formatIssues(parsed.error)}`);
@@ -104,7 +110,7 @@ async function runInputFrom(o: { input?: string; preset?: string; config: string
     try {
       raw = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
-      throw new InvalidSpecError(`--input must be a JSON run input (a file or '{...}'): ${(err as Error).message}`);
+      throw new InvalidSpecError(`--input must be a JSON run input (a file or '{...}'): it is not valid JSON${jsonErrorAt(err)}`);
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidSpecError('--input must be a JSON object (the run input: see docs/run-input.md)');
   }

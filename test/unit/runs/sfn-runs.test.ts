@@ -125,6 +125,20 @@ describe('fedrad run start', () => {
     }
   });
 
+  it('refuses an input file that is not JSON without quoting it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-input-'));
+    try {
+      await writeFile(join(dir, 'run.json'), '{"rounds": 3, "patient": "Jane Doe" ');
+      const r = await fedrad('run', 'start', ...WHERE, '--input', join(dir, 'run.json'));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^fedrad: --input must be a JSON run input \(a file or '\{\.\.\.\}'\): it is not valid JSON/);
+      expect(r.stderr).not.toContain('Jane');
+      expect(cfn.calls()).toHaveLength(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses Krum with too few sites before starting anything', async () => {
     stackDeployed();
     const r = await fedrad('run', 'start', ...WHERE, '--strategy', 'krum', '--strategy-options', '{"f":1}');
