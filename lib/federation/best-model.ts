@@ -23,16 +23,19 @@ export interface BestModel {
  * parentMetrics); the last model has no such score and is not a candidate. Ties go to the later model.
  */
 export function selectBestModel(lineages: Lineage[]): BestModel | undefined {
-  const byRound = new Map(lineages.map((l) => [l.round, l]));
   let best: BestModel | undefined;
-  for (const l of [...lineages].sort((a, b) => a.round - b.round)) {
-    const m = metricOf(l.parentMetrics);
-    if (!m || !Number.isFinite(m[1])) continue;
-    const model = l.parentRound;
-    const sha = byRound.get(model)?.modelSha256 ?? l.parentSha256;
-    const accepted = l.sites.filter((s) => s.status === 'accepted').length;
-    if (!best || m[1] >= best.metric) best = { round: model, metric: m[1], modelSha256: sha, basis: `${m[0]} on the validation splits of the ${accepted} site(s) that trained on it in round ${l.round}, weighted by sample count` };
-  }
+  for (const l of [...lineages].sort((a, b) => a.round - b.round)) best = bestAfter(best, l);
   return best;
 }
 
+/**
+ * The best model after one more record: the previous record's best, or the model this record's
+ * round trained on (scored by its sites), whichever is higher (ties: the later). Lineage records
+ * are written once, so each carries the best known when it was written.
+ */
+export function bestAfter(previous: BestModel | undefined, record: Pick<Lineage, 'round' | 'parentRound' | 'parentSha256' | 'parentMetrics' | 'sites'>): BestModel | undefined {
+  const m = metricOf(record.parentMetrics);
+  if (!m || !Number.isFinite(m[1]) || (previous && previous.metric > m[1])) return previous;
+  const accepted = record.sites.filter((s) => s.status === 'accepted').length;
+  return { round: record.parentRound, metric: m[1], modelSha256: record.parentSha256, basis: `${m[0]} on the validation splits of the ${accepted} site(s) that trained on it in round ${record.round}, weighted by sample count` };
+}

@@ -100,6 +100,9 @@ describe('fedrad run ... --local', () => {
     const expected = scored.filter((s) => s.accuracy === top).at(-1)!;
     expect(view.best).toMatchObject({ round: expected.model, metric: top });
     expect(view.best!.basis).toMatch(/accuracy on the validation splits of the 2 site\(s\)/);
+    // lineage carries it too: each record the best known when it was written, the last the run's
+    expect(lineages.at(-1)!.best).toEqual(view.best);
+    expect(lineages[0].best).toMatchObject({ round: 0, metric: lineages[0].parentMetrics.accuracy });
   });
 
   it('list, models and download --best agree with lineage; a changed model file is refused', async () => {
