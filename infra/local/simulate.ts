@@ -35,6 +35,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../lib/workflow/resolve-template
 import { LocalAgents, localAccounts, permissivePolicy, siteLayouts, writeSitePolicies } from './site-modes.js';
 import { synthesizeLocalAside } from './synth-local.js';
 import { AGGREGATION_ENTRYPOINT, noopLauncher, pooledProcessLauncher, processLauncher, withFailingSites, withSiteAccountJobs } from './trainers.js';
+import { LocalRunRecorder } from '../../lib/runs/local-runs.js';
+import { planRun } from '../../lib/runs/plan-run.js';
 
 export interface SimulateOptions {
   sites?: number;
@@ -123,6 +125,10 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     agentHeartbeatSeconds: o.agentHeartbeatSeconds ?? 60,
     trainingConcurrency: concurrency,
   });
+  const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  // Refuse a run Prepare run would refuse before spending minutes on data and baselines.
+  const plan = planRun(input, config.sites.map((s) => s.id));
   // The CDK app synthesizes in a child process (the site layouts need its bucket names).
   const deployment = await synthesizeLocalAside(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
@@ -138,11 +144,14 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => layoutOf.get(id)!.siteDir });
     await writeFile(marker, JSON.stringify({ key: dataKey }));
   } else {
-    // Each run is new: clear earlier runs' models and updates, keep the data.
+    // Each run is new: clear earlier runs' models, updates and records, keep the data.
     await rm(join(storageRoot, deployment.modelsBucket), { recursive: true, force: true });
+    await rm(join(outDir, 'runs'), { recursive: true, force: true });
     for (const l of layouts) await rm(join(l.accountRoot ?? storageRoot, l.bucket, 'updates'), { recursive: true, force: true });
   }
   const testDataDir = join(outDir, TEST_SITE_ID, 'data');
+  // The execution record `fedrad run ... --local` reads (Step Functions keeps it in the cloud).
+  const recorder = await LocalRunRecorder.begin(outDir, { runId, roundsPlanned: rounds, sites: plan.sites, strategy: plan.strategy.type, modelsBucket: deployment.modelsBucket });
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
@@ -209,8 +218,6 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   }
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
-  const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;
@@ -225,13 +232,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
       input,
       executionName: runId,
       onEvent: (e) => {
+        recorder.record(e);
         if (e.type === 'round-finished') finalRound = (e.output as RoundState).round;
         o.onEvent?.(e);
       },
     })) as RunSummary;
     finalRound = summary.rounds;
   } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
+    if (!(err instanceof WorkflowFailedError)) {
+      await recorder.end('failed', { error: (err as Error).name, cause: (err as Error).message });
+      throw err;
+    }
     failure = nestedFailure(err.error, err.causeText);
   } finally {
     await agents.stop();
@@ -249,6 +260,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     r.testMetric = metricOf(metrics)?.[1];
     if (Number.isFinite(metrics.rocAuc)) r.testRocAuc = metrics.rocAuc;
   }
+  if (baselines) report.baselines = { centralized: baselines.centralized, siteAloneMean: baselines.siteAloneMean, siteAlone: baselines.siteAlone };
   if (failure) {
     report.status = 'failed';
     report.error = `${failure.error}: ${failure.cause}`;
@@ -257,6 +269,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const reportPath = join(outDir, 'report.html');
   await writeFile(reportPath, renderReportHtml(report));
   await writeFile(join(outDir, 'report.json'), `${JSON.stringify({ ...report, baselines }, null, 1)}\n`);
+  await writeFile(join(outDir, 'runs', runId, 'index.html'), renderReportHtml(report));
+  await writeFile(join(outDir, 'runs', runId, 'report.json'), `${JSON.stringify({ ...report, baselines }, null, 1)}\n`);
+  await recorder.end(failure ? 'failed' : 'succeeded', failure);
   return {
     runId,
     rounds: finalRound,

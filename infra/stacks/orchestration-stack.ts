@@ -1,7 +1,7 @@
 // Orchestration: the functions, their least-privilege grants, the run/round workflows, their
 // schedule, notifications, alarms and dashboard.
 // Central roles read site buckets under updates/ only, never data/.
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -90,6 +90,10 @@ export class OrchestrationStack extends Stack {
       jobTimeout: Duration.minutes(config.jobTimeoutMinutes),
       logKey,
     });
+    // `fedrad run ...` finds the federation by these outputs (lib/runs/sfn-runs.ts: STACK_OUTPUTS)
+    new CfnOutput(this, 'RunStateMachineArn', { value: this.workflow.runMachine.stateMachineArn, description: 'start runs here (fedrad run start --federation ...)' });
+    new CfnOutput(this, 'ModelsBucket', { value: data.modelsBucket.bucketName, description: 'global models, lineage and reports of every run' });
+    new CfnOutput(this, 'SiteIds', { value: config.sites.map((s) => s.id).join(','), description: "the deployment's sites" });
     const opsKey = new kms.Key(this, 'OpsKey', { description: `fedrad ${config.federation}: notifications and schedule dead letters`, enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
     this.monitoring = new RunMonitoring(this, 'Monitoring', {
       federation: config.federation,

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FedradError } from '../errors.js';
 import { addDataCommands } from './data-commands.js';
 import { addModelCommands } from './model-commands.js';
+import { addRunCommands, type RunCliDeps } from './run-commands.js';
 import { addSimulateCommand, type SimulateFn } from './simulate-command.js';
 import { addSiteCommands } from './site-commands.js';
 
@@ -11,6 +12,8 @@ export interface CliDeps {
   simulate?: SimulateFn;
   /** the training entrypoint (functions/train-site/main.ts) the site agent runs */
   trainingEntrypoint?: string;
+  /** `fedrad run ...`: tests inject their RunsApi and terminal */
+  runs?: RunCliDeps;
 }
 
 export function buildProgram(deps: CliDeps = {}): Command {
@@ -23,6 +26,7 @@ export function buildProgram(deps: CliDeps = {}): Command {
   addDataCommands(program);
   if (deps.simulate) addSimulateCommand(program, deps.simulate);
   if (deps.trainingEntrypoint) addSiteCommands(program, deps.trainingEntrypoint);
+  addRunCommands(program, deps.runs);
   return program;
 }
 

@@ -1,11 +1,11 @@
 // `fedrad simulate`: options, progress while it runs, the summary table and the JSON line.
 // The simulation itself is injected by the entry point (it wires the CDK app and the functions).
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { InvalidSpecError } from '../errors.js';
 import { type StrategyInput, StrategySchema } from '../schemas/strategy.js';
 import { describeStrategyReport } from '../federation/report.js';
 import type { WorkflowEvent } from '../workflow/local-runner.js';
+import { LiveRun, type LiveTerminal, stderrTerminal } from '../runs/live-run.js';
 import type { SimulationSummary } from '../workflow/simulation.js';
 
 export interface SimulateCliOptions {
@@ -72,50 +72,6 @@ export function strategyFromCli(type: string, optionsJson: string | undefined): 
   return { ...options, type } as StrategyInput;
 }
 
-class Progress {
-  private readonly bar?: cliProgress.SingleBar;
-  private readonly state = new Map<string, string>();
-  private round = 0;
-
-  constructor(total: number, private readonly rounds: number, private readonly quiet: boolean) {
-    if (!quiet && process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar({ format: 'round {round}/{rounds} [{bar}] {value}/{total} site-rounds | {sites}', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
-      this.bar.start(total, 0, { round: 1, rounds, sites: '' });
-    }
-  }
-
-  private line(): string {
-    return [...this.state].sort().map(([s, v]) => `${s} ${v}`).join('  ');
-  }
-
-  onEvent = (e: WorkflowEvent) => {
-    if (e.type === 'job-started') {
-      this.round = e.round + 1;
-      this.state.set(e.siteId, 'training');
-    } else if (e.type === 'job-finished' && !e.ok) {
-      this.state.set(e.siteId, 'FAILED');
-      this.bar?.increment();
-    } else if (e.type === 'job-finished') this.state.set(e.siteId, 'validating');
-    else if (e.type === 'site-validated') {
-      this.state.set(e.siteId, e.status);
-      this.bar?.increment();
-    } else if (e.type === 'round-finished') {
-      if (!this.bar && !this.quiet) process.stderr.write(`round ${e.round}/${this.rounds} done: ${this.line()}\n`);
-    }
-    this.bar?.update({ round: this.round, rounds: this.rounds, sites: this.line() });
-  };
-
-  log = (m: string) => {
-    if (this.quiet) return;
-    if (this.bar) this.bar.update({ sites: m.slice(0, 60) });
-    else process.stderr.write(`${m}\n`);
-  };
-
-  stop(): void {
-    this.bar?.stop();
-  }
-}
-
 const f4 = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(4));
 
 export function summaryTable(r: SimulateCliResult): string {
@@ -139,7 +95,7 @@ export function summaryTable(r: SimulateCliResult): string {
   return lines.join('\n');
 }
 
-export function addSimulateCommand(program: Command, simulate: SimulateFn): void {
+export function addSimulateCommand(program: Command, simulate: SimulateFn, terminal: () => LiveTerminal = stderrTerminal): void {
   program
     .command('simulate')
     .description('run a whole federation on this machine: the same state machine, functions and training job as the cloud, on synthetic DICOM sites')
@@ -163,12 +119,15 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn): void
     .action(async ({ strategy, strategyOptions, ...o }: Omit<SimulateCliOptions, 'strategyConfig'> & { strategy: string; strategyOptions?: string }) => {
       if (o.localSteps !== undefined && o.epochs !== 1) throw new InvalidSpecError('set either --epochs or --local-steps, not both');
       const strategyConfig = strategyFromCli(strategy, strategyOptions);
-      const progress = new Progress(o.sites * o.rounds, o.rounds, Boolean(o.json));
+      const live = new LiveRun('(starting)', Array.from({ length: o.sites }, (_, i) => `site-${i + 1}`), o.rounds, terminal(), { quiet: Boolean(o.json) });
       let result: SimulateCliResult;
       try {
-        result = await simulate({ ...o, strategyConfig, onEvent: progress.onEvent, log: progress.log });
-      } finally {
-        progress.stop();
+        result = await simulate({ ...o, strategyConfig, onEvent: live.onEvent, log: live.log });
+        live.view.runId = result.runId;
+        live.stop(result.status);
+      } catch (err) {
+        live.stop('failed');
+        throw err;
       }
       if (!o.json) process.stdout.write(`\n${summaryTable(result)}\n`);
       else {

@@ -10,9 +10,10 @@ import { numel, type TensorData } from '../model/graph.js';
 import { decodeModel, initializerRoles, initializerSpans, sha256 } from '../model/onnx-io.js';
 import { type RangeReader, readSafetensorsIndex } from '../model/safetensors-stream.js';
 import { createHash } from 'node:crypto';
-import { type Lineage, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
-import { type BlobStore, ObjectChangedError, ObjectExistsError, ObjectNotFoundError, ObjectRefusedError, putOnce, readObjectInto } from '../storage/blob-store.js';
+import { type Lineage, LineageSchema, type SiteOutcome, SiteOutcomeSchema } from '../schemas/lineage.js';
+import { type BlobStore, getJson, ObjectChangedError, ObjectExistsError, ObjectNotFoundError, ObjectRefusedError, putOnce, readObjectInto } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
+import { bestAfter } from './best-model.js';
 import { CorruptGlobalModelError, NonFiniteModelError, QuorumNotReachedError } from './errors.js';
 import { recordLedgerEntry } from './ledger.js';
 import { type Reason, rejected } from './validate-update.js';
@@ -243,6 +244,10 @@ export async function aggregateRound(store: BlobStore, input: AggregateInput): P
     privacy,
     strategyReport,
   };
+  // the best model so far: the previous record's choice against the model this round scored
+  const previousBest = input.round > 0 ? LineageSchema.parse(await getJson(store, input.modelsBucket, keys.lineage(input.runId, input.round))).best : undefined;
+  const best = bestAfter(previousBest, lineage);
+  if (best) lineage.best = best;
   await writeOnce(keys.lineage(input.runId, nextRound), `${JSON.stringify(lineage, null, 1)}\n`, `the lineage of model ${nextRound}`);
   const { outcomes: _outcomes, ...rest } = input;
   return {

@@ -1,6 +1,7 @@
 // The deployment config (fedrad.config.json, named in cdk.json context): the federation and its
 // sites, GPU capacity and schedule. Validated at synth; a bad value fails `cdk synth` with its path.
 import { z } from 'zod';
+import { RunInputSchema } from './run-input.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
@@ -56,6 +57,16 @@ export const DeploymentConfigSchema = z
       .strict()
       .optional(),
     notificationEmail: z.email().optional(),
+    /** named run inputs a researcher starts with `fedrad run start --preset <name>`, checked here */
+    presets: z
+      .record(
+        z.string().regex(NAME, 'use 1-31 lowercase letters, digits or hyphens, starting with a letter or digit'),
+        z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+          const parsed = RunInputSchema.safeParse(v);
+          if (!parsed.success) for (const i of parsed.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+        }),
+      )
+      .optional(),
     /** the federation's (central) account and region: required when a site lives in its own account,
      * so that the site stack can trust the central roles by ARN */
     centralAccount: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),

@@ -27,6 +27,8 @@ export const LineageSchema = z
     privacy: z.object({ noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number(), epsilon: z.number(), rounds: z.number().int() }).strict().nullable(),
     /** what the strategy did beyond averaging: selected sites (Krum), clipped sites, sites over the relative norm bound */
     strategyReport: z.record(z.string(), z.unknown()).optional(),
+    /** the best model known when this record was written (lib/federation/best-model.ts); the last record's is the run's */
+    best: z.object({ round: z.number().int(), metric: z.number(), modelSha256: z.string(), basis: z.string() }).strict().optional(),
   })
   .strict();
 export type Lineage = z.infer<typeof LineageSchema>;

@@ -43,7 +43,7 @@ export interface LocalHandlers {
 export type WorkflowEvent =
   | { type: 'job-started'; siteId: string; round: number }
   | { type: 'job-finished'; siteId: string; round: number; ok: boolean; error?: string }
-  | { type: 'site-validated'; siteId: string; round: number; status: string }
+  | { type: 'site-validated'; siteId: string; round: number; status: string; reasons?: string[] }
   | { type: 'round-finished'; round: number; output: Json }
   | { type: 'aggregation-job'; round: number; ok: boolean }
   | { type: 'run-prepared'; output: Json };
@@ -147,8 +147,9 @@ export async function runLocalWorkflow(opts: LocalRunOptions): Promise<Json> {
       }
     },
     [ROUND_STATES.validate]: async (input: Json) => {
-      const out = (await handlers.validateUpdate(input)) as { siteId: string; status: string };
-      onEvent({ type: 'site-validated', siteId: out.siteId, round: (input as { round: number }).round, status: out.status });
+      const out = (await handlers.validateUpdate(input)) as { siteId: string; status: string; reasons?: Array<{ code: string; message: string }> };
+      const reasons = out.reasons?.map((r) => `${r.code}: ${r.message}`);
+      onEvent({ type: 'site-validated', siteId: out.siteId, round: (input as { round: number }).round, status: out.status, ...(reasons ? { reasons } : {}) });
       return out;
     },
     [ROUND_STATES.aggregate]: (input: Json) => handlers.aggregateRound(input),

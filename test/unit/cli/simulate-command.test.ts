@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,23 @@ describe('fedrad simulate', () => {
     expect(notJson.stderr).toContain(`--strategy-options must be a JSON object such as '{"f":1}', got 'f=1'`);
     const both = await fails(['--epochs', '2', '--local-steps', '5']);
     expect(both.stderr).toContain('set either --epochs or --local-steps, not both');
+  });
+
+  it('refuses a run input Prepare run would refuse before writing data or training baselines', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'fedrad-cli-refuse-'));
+    try {
+      const started = performance.now();
+      const krum = await fails(['--strategy', 'krum', '--sites', '3', '--out', out]);
+      expect(krum.code).toBe(2);
+      expect(krum.stderr).toContain('krum with f=1 needs at least 5 accepted updates a round (n >= 2f + 3)');
+      expect(await readdir(out)).toEqual([]); // no synthetic sites, no baselines
+      expect(performance.now() - started).toBeLessThan(20_000); // not the ~40 s of baselines before
+      const minSites = await fails(['--sites', '2', '--min-sites', '3', '--out', out]);
+      expect(minSites.stderr).toContain('minSites is 3 but the run has only 2 site(s); use a value from 1 to 2');
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it('runs Krum with fixed local steps from the command line; the report names the strategy and whom it selected', { timeout: 120_000 }, async () => {
