@@ -83,7 +83,7 @@ describe('the site stack (deployed in the hospital account)', () => {
     const bucketStatements = Object.values(site.findResources('AWS::S3::BucketPolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
     expect(bucketStatements).toHaveLength(1);
     for (const r of readers) expect(JSON.stringify(bucketStatements[0].Principal)).toContain(r);
-    expect(list(bucketStatements[0].Action)).toEqual(['s3:GetObject']);
+    expect(list(bucketStatements[0].Action).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion']); // the version the gate checked
     expect(JSON.stringify(bucketStatements[0].Resource)).toMatch(/\/updates\/\*"/);
     const keyStatements = Object.values(site.findResources('AWS::KMS::Key')).flatMap((k) => k.Properties.KeyPolicy.Statement as Statement[]);
     const central = keyStatements.filter((s) => JSON.stringify(s.Principal).includes(CENTRAL));
