@@ -105,7 +105,8 @@ export function inferShapes(graph: Graph, extraConstants: ReadonlyMap<string, Te
   return shapes;
 }
 
-function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<string, TensorData>): Shape[] {
+/** The output shapes of one node, given its input shapes and the graph's constant values. */
+export function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<string, TensorData>): Shape[] {
   const x = ins[0];
   if (ELEMENTWISE_UNARY.has(node.op)) return [[...x]];
   if (ELEMENTWISE_BINARY.has(node.op)) return [broadcastShapes(node, x, ins[1])];

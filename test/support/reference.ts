@@ -290,7 +290,32 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Concat': { const ax = getInt(node, 'axis', 0); return concat(ins, ax < 0 ? ax + x.dims.length : ax); }
     case 'Resize': {
       if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest only');
-      return resizeNearest(x, Array.from(ins[2].data));
+      const scales = ins[2] && ins[2].data.length > 0 ? Array.from(ins[2].data) : Array.from(ins[3].data, (s, i) => s / x.dims[i]);
+      return resizeNearest(x, scales);
+    }
+    // Exporters' shape arithmetic, evaluated as the ONNX operator definitions say.
+    case 'Constant': {
+      const v = node.attrs.value;
+      if (v?.kind !== 'tensor') throw new Error('reference: Constant takes the value tensor form');
+      return t64([...v.value.dims], Float64Array.from(v.value.data as ArrayLike<number>, Number));
+    }
+    case 'Shape': return t64([x.dims.length], Float64Array.from(x.dims));
+    case 'Gather': {
+      const n = x.dims[0];
+      return t64([...y.dims], y.data.map((i) => x.data[i < 0 ? i + n : i]));
+    }
+    case 'Unsqueeze': {
+      const axes = Array.from(y.data, (a) => (a < 0 ? a + x.dims.length + y.data.length : a));
+      const dims: number[] = [];
+      for (let i = 0, k = 0; i < x.dims.length + axes.length; i++) dims.push(axes.includes(i) ? 1 : x.dims[k++]);
+      return t64(dims, x.data);
+    }
+    case 'Cast': return x;
+    case 'Slice': {
+      const n = x.dims[0];
+      const norm = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+      const picked = x.data.slice(norm(y.data[0]), norm(z.data[0]));
+      return t64([picked.length], picked);
     }
     case 'Flatten': { const ax = getInt(node, 'axis', 1); return t64([numel(x.dims.slice(0, ax)), numel(x.dims.slice(ax))], x.data); }
     case 'Reshape': {
