@@ -1,8 +1,10 @@
 // `fedrad model ...`: create zoo models and inspect ONNX model files.
 import { readFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { decodeModel, listInitializers, sha256, writeModel } from '../model/onnx-io.js';
 import { buildZooModel, ZOO_NAMES } from '../model/zoo/index.js';
+import { checkModel, formatModelCheck } from '../model/check-model.js';
+import { LossNameSchema } from '../schemas/training-spec.js';
 
 function positiveInt(name: string) {
   return (value: string) => {
@@ -91,5 +93,17 @@ export function addModelCommands(program: Command): void {
       const s = await summarizeModelFile(file);
       if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else printSummary(s);
+    });
+  model
+    .command('check')
+    .description('will this ONNX model train in fedrad? one training step on random input; the first blocking op and what to change, or the figures')
+    .argument('<file>', 'ONNX model file (exported from PyTorch, MONAI, ...)')
+    .addOption(new Option('--task <task>', 'override the task read from the output shape').choices(['classification', 'segmentation']))
+    .addOption(new Option('--loss <loss>', "the loss (default: the task's)").choices([...LossNameSchema.options]))
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, o: { task?: 'classification' | 'segmentation'; loss?: (typeof LossNameSchema.options)[number]; json?: boolean }) => {
+      const c = await checkModel(await readFile(file), file, { task: o.task, loss: o.loss });
+      process.stdout.write(o.json ? `${JSON.stringify(c)}\n` : `${formatModelCheck(c)}\n`);
+      if (!c.trainable) process.exitCode = 2;
     });
 }

@@ -7,6 +7,7 @@
 // carry it become scales. The inference model itself is never rewritten: only the training graph
 // is built from the folded graph.
 import { UnsupportedOpError } from '../errors.js';
+import { escapeUntrusted, quoteUntrusted } from '../util/untrusted-text.js';
 import { type Graph, getInt, getInts, type Node, numel, type TensorData } from './graph.js';
 import { inferNode, type Shape } from './shapes.js';
 
@@ -209,18 +210,18 @@ function resolveReshapeTarget(node: Node, target: FoldValue, xs: Shape | undefin
   const unknown = out.filter((d) => Number.isNaN(d) || d === -1).length;
   if (unknown === 1) return out.map((d) => (Number.isNaN(d) ? -1 : d));
   if (unknown === 0) return out;
-  throw new UnsupportedOpError(`node '${node.name}' (Reshape): its target shape ${fmtElems(target)} depends on the dynamic batch size in more than one place; fedrad needs at most one unknown dimension (export with x.flatten(1) or view(x.size(0), -1))`, { node: node.name });
+  throw new UnsupportedOpError(`node ${quoteUntrusted(node.name, 120)} (Reshape): its target shape ${fmtElems(target)} depends on the dynamic batch size in more than one place; fedrad needs at most one unknown dimension (export with x.flatten(1) or view(x.size(0), -1))`, { node: node.name, op: node.op });
 }
 
 /** Resize sizes that carry the dynamic batch, as scales over the static input shape. */
 function sizesToScales(node: Node, sizes: FoldValue, xs: Shape | undefined): TensorData {
-  if (!xs || xs.length !== sizes.elems.length) throw new UnsupportedOpError(`node '${node.name}' (Resize): sizes ${fmtElems(sizes)} do not match the input's rank`, { node: node.name });
+  if (!xs || xs.length !== sizes.elems.length) throw new UnsupportedOpError(`node ${quoteUntrusted(node.name, 120)} (Resize): sizes ${fmtElems(sizes)} do not match the input's rank`, { node: node.name, op: node.op });
   const scales = sizes.elems.map((e, i) => {
     if (!isNum(e)) {
       if (xs[i] < 0) return 1;
-      throw new UnsupportedOpError(`node '${node.name}' (Resize): size ${i} is only known at run time; fedrad needs static spatial sizes`, { node: node.name });
+      throw new UnsupportedOpError(`node ${quoteUntrusted(node.name, 120)} (Resize): size ${i} is only known at run time; fedrad needs static spatial sizes`, { node: node.name, op: node.op });
     }
-    if (xs[i] < 0) throw new UnsupportedOpError(`node '${node.name}' (Resize): input dimension ${i} is dynamic; only the batch may be`, { node: node.name });
+    if (xs[i] < 0) throw new UnsupportedOpError(`node ${quoteUntrusted(node.name, 120)} (Resize): input dimension ${i} is dynamic; only the batch may be`, { node: node.name, op: node.op });
     return e / xs[i];
   });
   return { dtype: 'float32', dims: [scales.length], data: Float32Array.from(scales) };
@@ -283,7 +284,7 @@ export function foldConstants(graph: Graph): FoldResult {
         constants.set(tname, t);
         rewritten = { ...rewritten, inputs: [node.inputs[0], '', tname] };
       } else {
-        throw new UnsupportedOpError(`node '${node.name}' (${node.op}) takes input '${name}' = ${fmtElems(v)}, computed from the dynamic batch size; fedrad folds such values only into Reshape targets and Resize sizes`, { node: node.name, input: name });
+        throw new UnsupportedOpError(`node ${quoteUntrusted(node.name, 120)} (${escapeUntrusted(node.op)}) takes input ${quoteUntrusted(name, 120)} = ${fmtElems(v)}, computed from the dynamic batch size; fedrad folds such values only into Reshape targets and Resize sizes`, { node: node.name, op: node.op, input: name });
       }
     });
     kept.push(rewritten);

@@ -39,3 +39,20 @@ describe('fedrad model', () => {
     expect(err.stderr).toMatch(/fedrad\.mjs is not an ONNX model/);
   });
 });
+
+describe('fedrad model check', () => {
+  it('prints one JSON object for a trainable export and exits 2 for a blocked one', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { exportedCnn } = await import('../../support/exporter-fixtures.js');
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-check-'));
+    const file = join(dir, 'net.onnx');
+    await writeFile(file, exportedCnn({ size: 16, softmax: true }));
+    const { stdout } = await run('node', [BIN, 'model', 'check', file, '--json']);
+    const c = JSON.parse(stdout);
+    expect(c).toMatchObject({ trainable: true, task: 'classification', loss: 'softmax-cross-entropy', sha256: sha256(await readFile(file)) });
+    const err = await run('node', [BIN, 'model', 'check', file, '--task', 'segmentation']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stdout).toContain('NOT TRAINABLE');
+    expect(err.stdout).toContain('change      pass --task classification');
+  });
+});
