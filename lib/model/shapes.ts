@@ -76,8 +76,8 @@ export function constantInts(constants: ReadonlyMap<string, TensorData>, name: s
   return t.dtype === 'int64' ? Array.from(t.data as BigInt64Array, Number) : Array.from(t.data as Float32Array);
 }
 
-const ELEMENTWISE_UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Sqrt', 'Neg', 'Identity', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Softmax', 'LogSoftmax', 'Softplus', 'Dropout']);
-const ELEMENTWISE_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Greater', 'Min', 'Max']);
+const ELEMENTWISE_UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Sqrt', 'Neg', 'Identity', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Softmax', 'LogSoftmax', 'Softplus', 'Dropout', 'InstanceNormalization']);
+const ELEMENTWISE_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Greater', 'Min', 'Max', 'PRelu']);
 
 /**
  * Infers the shape of every value of `graph`, given the shapes of its inputs (dynamic dims as -1).

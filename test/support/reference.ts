@@ -224,6 +224,58 @@ function resizeNearest(x: T64, scales: number[]): T64 {
   return out;
 }
 
+function instanceNorm(x: T64, scale: T64, bias: T64, eps: number): T64 {
+  const [n, c] = x.dims;
+  const inner = numel(x.dims.slice(2));
+  const out = t64([...x.dims]);
+  for (let i = 0; i < n * c; i++) {
+    let mean = 0;
+    for (let j = 0; j < inner; j++) mean += x.data[i * inner + j];
+    mean /= inner;
+    let v = 0;
+    for (let j = 0; j < inner; j++) v += (x.data[i * inner + j] - mean) ** 2;
+    v /= inner;
+    for (let j = 0; j < inner; j++) out.data[i * inner + j] = ((x.data[i * inner + j] - mean) / Math.sqrt(v + eps)) * scale.data[i % c] + bias.data[i % c];
+  }
+  return out;
+}
+
+/** ONNX Resize, mode linear, written from the operator's definition: per output element, the 2^k corners. */
+function resizeLinear(x: T64, sizes: number[], mode: string): T64 {
+  const out = t64(sizes);
+  const rank = sizes.length;
+  const xs = strides(x.dims);
+  const os = strides(sizes);
+  const coord = (o: number, inSize: number, outSize: number) => {
+    const scale = outSize / inSize;
+    let v = mode === 'align_corners' ? (outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0) : mode === 'asymmetric' ? o / scale : mode === 'pytorch_half_pixel' && outSize === 1 ? 0 : (o + 0.5) / scale - 0.5;
+    v = Math.min(Math.max(v, 0), inSize - 1);
+    return v;
+  };
+  for (let k = 0; k < out.data.length; k++) {
+    const idx = sizes.map((_, i) => Math.floor(k / os[i]) % sizes[i]);
+    const axes = idx.map((o, i) => {
+      if (x.dims[i] === sizes[i]) return { lo: o, hi: o, w: 0 };
+      const v = coord(o, x.dims[i], sizes[i]);
+      const lo = Math.floor(v);
+      return { lo, hi: Math.min(lo + 1, x.dims[i] - 1), w: v - lo };
+    });
+    let sum = 0;
+    for (let corner = 0; corner < 2 ** rank; corner++) {
+      let weight = 1;
+      let src = 0;
+      for (let i = 0; i < rank; i++) {
+        const high = (corner >> i) & 1;
+        weight *= high ? axes[i].w : 1 - axes[i].w;
+        src += (high ? axes[i].hi : axes[i].lo) * xs[i];
+      }
+      if (weight !== 0) sum += weight * x.data[src];
+    }
+    out.data[k] = sum;
+  }
+  return out;
+}
+
 function softmax(x: T64, axis: number): T64 {
   const a = axis < 0 ? axis + x.dims.length : axis;
   const outer = numel(x.dims.slice(0, a));
@@ -288,8 +340,14 @@ function evalNode(node: Node, ins: T64[]): T64 {
     }
     case 'BatchNormalization': return batchNormTraining(node, x, y, z);
     case 'Concat': { const ax = getInt(node, 'axis', 0); return concat(ins, ax < 0 ? ax + x.dims.length : ax); }
+    case 'InstanceNormalization': return instanceNorm(x, y, z, getFloat(node, 'epsilon', 1e-5));
+    case 'PRelu': return broadcast(x, y, (v, s) => (v >= 0 ? v : s * v));
     case 'Resize': {
-      if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest only');
+      if (getString(node, 'mode', 'nearest') === 'linear') {
+        const sizes = ins[3] && ins[3].data.length > 0 ? Array.from(ins[3].data) : Array.from(ins[2].data, (s, i) => Math.floor(x.dims[i] * s));
+        return resizeLinear(x, sizes, getString(node, 'coordinate_transformation_mode', 'half_pixel'));
+      }
+      if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest or linear only');
       const scales = ins[2] && ins[2].data.length > 0 ? Array.from(ins[2].data) : Array.from(ins[3].data, (s, i) => s / x.dims[i]);
       return resizeNearest(x, scales);
     }
