@@ -1,7 +1,7 @@
 // Lowerings for ops exporters emit that fedrad trains by rewriting them into primitives that
 // already have backward rules (so no new gradient code, and every rule stays checked by the
 // float64 reference): InstanceNormalization (MONAI's default norm), PRelu (MONAI's default
-// activation), and Resize in linear mode (nn.Upsample(mode='bilinear'/'trilinear')) as products
+// activation), grouped Conv/ConvTranspose (a block-diagonal dense kernel), and Resize in linear mode (nn.Upsample(mode='bilinear'/'trilinear')) as products
 // with constant interpolation matrices, one per spatial axis, exact for every coordinate mode.
 import { UnsupportedOpError } from '../errors.js';
 import { attr, floatTensor, type GraphBuilder, getFloat, getString, type Node } from './graph.js';
@@ -92,6 +92,26 @@ function resizeLinear(b: GraphBuilder, node: Node, xs: Shape, ys: Shape): void {
 }
 
 /**
+ * A grouped Conv/ConvTranspose as one dense convolution with a block-diagonal kernel: the kernel
+ * is g copies of the weight, each masked to its group's output (Conv) or input (ConvTranspose)
+ * channels, concatenated along axis 1. Exact, trained through Mul and Concat, at g times the
+ * FLOPs of the grouped form (fine for a few groups; depthwise convolutions pay C times).
+ */
+function groupedConv(b: GraphBuilder, node: Node, group: number, ws: Shape): void {
+  const [x, w, bias] = node.inputs;
+  const rows = ws[0]; // Conv: output channels; ConvTranspose: input channels
+  if (rows % group !== 0) throw new UnsupportedOpError(`node '${node.name}' (${node.op}): weight dimension 0 (${rows}) is not divisible by group=${group}`, { node: node.name, op: node.op });
+  const per = rows / group;
+  const parts = Array.from({ length: group }, (_, j) => {
+    const mask = floatTensor([rows, ...ws.slice(1).map(() => 1)], Array.from({ length: rows }, (_, r) => (Math.floor(r / per) === j ? 1 : 0)));
+    return b.op('Mul', [w, b.constant(mask, 'group_mask')], {}, 'group_part');
+  });
+  const dense = b.op('Concat', parts, { axis: attr.int(1) }, 'group_kernel');
+  const { group: _g, ...attrs } = node.attrs;
+  b.opNamed(node.op, bias ? [x, dense, bias] : [x, dense], [node.outputs[0]], attrs);
+}
+
+/**
  * Lowers `node` into builder `b` when it is one of the forms this module handles; false otherwise
  * (the caller then lowers it as usual).
  */
@@ -104,6 +124,11 @@ export function lowerForeign(b: GraphBuilder, node: Node, shapes: ReadonlyMap<st
   }
   if (node.op === 'PRelu') {
     prelu(b, node);
+    return true;
+  }
+  const group = node.attrs.group?.kind === 'int' ? node.attrs.group.value : 1;
+  if ((node.op === 'Conv' || node.op === 'ConvTranspose') && group > 1) {
+    groupedConv(b, node, group, shapes.get(node.inputs[1])!);
     return true;
   }
   if (node.op === 'Resize' && getString(node, 'mode', 'nearest') === 'linear') {

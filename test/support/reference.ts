@@ -112,18 +112,21 @@ function geometry(node: Node, kernel: number[], input?: number[]) {
 
 function conv(node: Node, x: T64, w: T64, bias?: T64): T64 {
   const [N, C, H, W] = x.dims;
-  const [M, , KH, KW] = w.dims;
+  const [M, CG, KH, KW] = w.dims;
+  const group = getInt(node, 'group', 1);
   const { s, d, p } = geometry(node, [KH, KW], x.dims);
   const OH = Math.floor((H + p[0] + p[2] - ((KH - 1) * d[0] + 1)) / s[0]) + 1;
   const OW = Math.floor((W + p[1] + p[3] - ((KW - 1) * d[1] + 1)) / s[1]) + 1;
   const out = t64([N, M, OH, OW]);
   for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
     let acc = bias ? bias.data[m] : 0;
-    for (let c = 0; c < C; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+    // group g: output channel m reads input channels g*CG .. g*CG+CG-1 (CG = C / group)
+    const first = Math.floor(m / (M / group)) * CG;
+    for (let c = 0; c < CG; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
       const ih = oh * s[0] + kh * d[0] - p[0];
       const iw = ow * s[1] + kw * d[1] - p[1];
       if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-      acc += x.data[((n * C + c) * H + ih) * W + iw] * w.data[((m * C + c) * KH + kh) * KW + kw];
+      acc += x.data[((n * C + first + c) * H + ih) * W + iw] * w.data[((m * CG + c) * KH + kh) * KW + kw];
     }
     out.data[((n * M + m) * OH + oh) * OW + ow] = acc;
   }
@@ -132,7 +135,9 @@ function conv(node: Node, x: T64, w: T64, bias?: T64): T64 {
 
 function convTranspose(node: Node, x: T64, w: T64, bias?: T64): T64 {
   const [N, C, H, W] = x.dims;
-  const [, M, KH, KW] = w.dims;
+  const [, MG, KH, KW] = w.dims;
+  const group = getInt(node, 'group', 1);
+  const M = MG * group;
   const { s, d, p } = geometry(node, [KH, KW]);
   const op = getInts(node, 'output_padding') ?? [0, 0];
   const OH = s[0] * (H - 1) + op[0] + (KH - 1) * d[0] + 1 - p[0] - p[2];
@@ -141,11 +146,13 @@ function convTranspose(node: Node, x: T64, w: T64, bias?: T64): T64 {
   for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let i = 0; i < OH * OW; i++) out.data[(n * M + m) * OH * OW + i] = bias ? bias.data[m] : 0;
   for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let ih = 0; ih < H; ih++) for (let iw = 0; iw < W; iw++) {
     const v = x.data[((n * C + c) * H + ih) * W + iw];
-    for (let m = 0; m < M; m++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+    // group g: input channel c writes output channels g*MG .. g*MG+MG-1
+    const first = Math.floor(c / (C / group)) * MG;
+    for (let mm = 0; mm < MG; mm++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
       const oh = ih * s[0] + kh * d[0] - p[0];
       const ow = iw * s[1] + kw * d[1] - p[1];
       if (oh < 0 || ow < 0 || oh >= OH || ow >= OW) continue;
-      out.data[((n * M + m) * OH + oh) * OW + ow] += v * w.data[((c * M + m) * KH + kh) * KW + kw];
+      out.data[((n * M + first + mm) * OH + oh) * OW + ow] += v * w.data[((c * MG + mm) * KH + kh) * KW + kw];
     }
   }
   return out;

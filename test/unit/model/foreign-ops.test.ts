@@ -40,6 +40,9 @@ const CASES: Array<[string, number[], (b: GraphBuilder, h: string, param: (name:
   ['Resize linear x2 half_pixel', [1, 2, 4, 4], (b, h, p) => resize('half_pixel', [1, 1, 2, 2])(b, h, p, [1, 2, 8, 8])],
   ['Resize linear x3 align_corners', [1, 2, 3, 3], (b, h, p) => resize('align_corners', [1, 1, 3, 3])(b, h, p, [1, 2, 9, 9])],
   ['Resize linear x2 by 1 asymmetric', [2, 1, 3, 4], (b, h, p) => resize('asymmetric', [1, 1, 2, 1])(b, h, p, [1, 1, 6, 4])],
+  ['Conv group=2', [2, 4, 5, 5], (b, h, p) => b.op('Conv', [h, p('w', [6, 2, 3, 3]), p('bias', [6])], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]), group: attr.int(2) })],
+  ['Conv depthwise group=C, stride 2', [2, 3, 6, 6], (b, h, p) => b.op('Conv', [h, p('w', [3, 1, 3, 3])], { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), group: attr.int(3) })],
+  ['ConvTranspose group=2 stride 2', [2, 4, 3, 3], (b, h, p) => b.op('ConvTranspose', [h, p('w', [4, 3, 2, 2]), p('bias', [6])], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), group: attr.int(2) })],
   ['Resize trilinear x2 (3-D)', [1, 2, 2, 3, 3], (b, h, p) => resize('pytorch_half_pixel', [1, 1, 2, 2, 2])(b, h, p, [1, 2, 4, 6, 6])],
 ];
 
