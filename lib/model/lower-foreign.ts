@@ -8,7 +8,7 @@ import { attr, floatTensor, type GraphBuilder, getFloat, getString, type Node } 
 import type { Shape } from './shapes.js';
 
 /** Ops this module lowers (when `lowerForeign` accepts the node's form). */
-export const FOREIGN_OPS = ['InstanceNormalization', 'PRelu'] as const;
+export const FOREIGN_OPS = ['InstanceNormalization', 'PRelu', 'Unsqueeze', 'Squeeze'] as const;
 
 function instanceNorm(b: GraphBuilder, node: Node, xs: Shape): void {
   const [x, scale, bias] = node.inputs;
@@ -120,6 +120,13 @@ export function lowerForeign(b: GraphBuilder, node: Node, shapes: ReadonlyMap<st
   if (!xs) return false;
   if (node.op === 'InstanceNormalization') {
     instanceNorm(b, node, xs);
+    return true;
+  }
+  if (node.op === 'Unsqueeze' || node.op === 'Squeeze') {
+    // A reshape to the static output shape (exporters unsqueeze PReLU slopes to [C, 1, 1]).
+    const ys = shapes.get(node.outputs[0]);
+    if (!ys || ys.filter((d) => d < 0).length > 1) throw new UnsupportedOpError(`node '${node.name}' (${node.op}): its output shape must be static but for one dimension`, { node: node.name, op: node.op });
+    b.opNamed('Reshape', [node.inputs[0], b.ints(ys, 'unsqueeze_shape')], [node.outputs[0]]);
     return true;
   }
   if (node.op === 'PRelu') {

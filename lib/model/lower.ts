@@ -13,7 +13,7 @@ export const SUPPORTED_OPS = [
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Concat', 'Resize', 'Flatten', 'Reshape',
   'Transpose', 'Softmax', 'Identity', 'Dropout', 'Constant', 'ReduceMean', 'Sqrt',
   // lowered into the ops above (lower-foreign.ts)
-  'InstanceNormalization', 'PRelu',
+  'InstanceNormalization', 'PRelu', 'Unsqueeze', 'Squeeze',
 ] as const;
 
 export interface BufferUpdate {

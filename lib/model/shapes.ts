@@ -227,6 +227,20 @@ export function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<strin
       const keep = getInt(node, 'keepdims', 1);
       return [keep ? x.map((d, i) => (axes.includes(i) ? 1 : d)) : x.filter((_, i) => !axes.includes(i))];
     }
+    case 'Unsqueeze':
+    case 'Squeeze': {
+      const axesIn = node.inputs[1] ? constantInts(constants, node.inputs[1]) : getInts(node, 'axes');
+      if (node.op === 'Unsqueeze') {
+        if (!axesIn) throw new UnsupportedOpError(`node '${node.name}' (Unsqueeze): the axes must be constant`, { node: node.name, op: node.op });
+        const rank = x.length + axesIn.length;
+        const axes = axesIn.map((a) => (a < 0 ? a + rank : a));
+        const out: Shape = [];
+        for (let i = 0, k = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : x[k++]);
+        return [out];
+      }
+      const axes = (axesIn ?? x.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + x.length : a));
+      return [x.filter((_, i) => !axes.includes(i))];
+    }
     case 'Cast':
       return [[...x]];
     case 'Shape':
