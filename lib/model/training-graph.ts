@@ -148,6 +148,9 @@ export function buildTrainingGraph(inference: Model, options: TrainingGraphOptio
   const trainable = new Set([...params, ...buffers]);
   const initializers = new Map<string, TensorData>([...g.initializers].filter(([name]) => !trainable.has(name)));
   for (const [name, t] of b.initializers) initializers.set(name, t);
+  // Constants only the inference form used (a linear Resize's scales, lowered away) stay out.
+  const used = new Set(b.nodes.flatMap((n) => n.inputs));
+  for (const name of initializers.keys()) if (!used.has(name)) initializers.delete(name);
 
   return {
     model: { graph: { name: `${g.name}_training_step`, nodes: b.nodes, inputs, outputs, initializers }, opset: model.opset < 18 ? 18 : model.opset, producer: 'fedrad', metadata: {} },
