@@ -265,6 +265,16 @@ export function foldConstants(graph: Graph): FoldResult {
       }
     }
     let rewritten = node;
+    // Opset 13-17 ReduceMean takes its axes as an attribute; the training graph is opset 18, where they are an input.
+    const axesAttr = node.op === 'ReduceMean' && node.attrs.axes?.kind === 'ints' ? node.attrs.axes.value : undefined;
+    if (axesAttr && node.inputs.length === 1) {
+      const t: TensorData = { dtype: 'int64', dims: [axesAttr.length], data: BigInt64Array.from(axesAttr, (a) => BigInt(a)) };
+      const tname = `${node.outputs[0]}__axes`;
+      added.set(tname, t);
+      constants.set(tname, t);
+      const { axes: _axes, ...attrs } = node.attrs;
+      rewritten = { ...node, inputs: [node.inputs[0], tname], attrs };
+    }
     node.inputs.forEach((name, i) => {
       const v = name === '' ? undefined : values.get(name);
       if (!v) return;

@@ -39,11 +39,12 @@ class Exporter {
     this.initializers.push({ name, dims, dataType: 1, rawData: new Uint8Array(values.buffer) });
     return name;
   }
-  conv(x: string, scope: string, cin: number, cout: number, k: number): string {
+  /** bias=false as before a BatchNorm (whose mean subtraction leaves a bias no gradient) */
+  conv(x: string, scope: string, cin: number, cout: number, k: number, bias = true): string {
     const w = this.weight(`${scope}.weight`, [cout, cin, k, k], Math.sqrt(2 / (cin * k * k)));
-    const b = this.weight(`${scope}.bias`, [cout], 0, 0);
+    const b = bias ? [this.weight(`${scope}.bias`, [cout], 0, 0)] : [];
     const p = (k - 1) / 2;
-    return this.node('Conv', [x, w, b], [ints('dilations', [1, 1]), int('group', 1), ints('kernel_shape', [k, k]), ints('pads', [p, p, p, p]), ints('strides', [1, 1])], 1, `/${scope}`);
+    return this.node('Conv', [x, w, ...b], [ints('dilations', [1, 1]), int('group', 1), ints('kernel_shape', [k, k]), ints('pads', [p, p, p, p]), ints('strides', [1, 1])], 1, `/${scope}`);
   }
   batchNorm(x: string, scope: string, c: number, trainingMode: boolean): string {
     const ins = [x, this.weight(`${scope}.weight`, [c], 0, 1), this.weight(`${scope}.bias`, [c], 0, 0), this.weight(`${scope}.running_mean`, [c], 0, 0), this.weight(`${scope}.running_var`, [c], 0, 1)];
@@ -80,7 +81,7 @@ export interface UNetFixtureOptions {
 export function exportedUNet(o: UNetFixtureOptions = {}): Uint8Array {
   const s = o.size ?? 16;
   const e = new Exporter(o.seed ?? 5);
-  const e1 = e.node('Relu', [e.batchNorm(e.conv('input', 'enc.conv', 1, 4, 3), 'enc.bn', 4, o.batchNormTrainingMode ?? true)], [], 1, '/enc');
+  const e1 = e.node('Relu', [e.batchNorm(e.conv('input', 'enc.conv', 1, 4, 3, false), 'enc.bn', 4, o.batchNormTrainingMode ?? true)], [], 1, '/enc');
   const pooled = e.node('MaxPool', [e1], [int('ceil_mode', 0), ints('kernel_shape', [2, 2]), ints('pads', [0, 0, 0, 0]), ints('strides', [2, 2])], 1, '/pool');
   const mid = e.node('Relu', [e.conv(pooled, 'mid.conv', 4, 8, 3)], [], 1, '/mid');
   let up: string;

@@ -392,7 +392,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Transpose': return transpose(x, getInts(node, 'perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i));
     case 'Softmax': return softmax(x, getInt(node, 'axis', -1));
     case 'Sqrt': return map(x, Math.sqrt);
-    case 'ReduceMean': return reduceMean(x, Array.from(y.data), getInt(node, 'keepdims', 1));
+    case 'ReduceMean': return reduceMean(x, y ? Array.from(y.data) : (getInts(node, 'axes') ?? x.dims.map((_, i) => i)), getInt(node, 'keepdims', 1));
     default: throw new Error(`reference interpreter: op ${node.op} not implemented`);
   }
 }

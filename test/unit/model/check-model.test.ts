@@ -13,8 +13,8 @@ describe('model check', () => {
     expect(c.task).toBe('segmentation');
     expect(c.taskFrom).toBe('output-shape');
     expect(c.loss).toBe('bce-dice');
-    // convs 1->4 (3x3), 4->8 (3x3), 12->4 (3x3), 4->1 (1x1) with biases, and BN scale/bias of 4 channels
-    expect(c.parameters).toBe(40 + 296 + 436 + 5 + 8);
+    // convs 1->4 (3x3, no bias: a BatchNorm follows), 4->8 (3x3), 12->4 (3x3), 4->1 (1x1), and BN scale/bias of 4 channels
+    expect(c.parameters).toBe(36 + 296 + 436 + 5 + 8);
     expect(c.runningStatistics).toBe(8);
     expect(c.outputShape).toEqual([-1, 1, 16, 16]);
     expect(c.inferenceChanges).toHaveLength(1);
@@ -43,5 +43,21 @@ describe('model check', () => {
     expect(c.trainable).toBe(false);
     expect(c.blocking!.message).toBe('a segmentation model must output one logit per pixel or voxel ([N, 1, ...]); this one outputs [N, 2]');
     expect(c.blocking!.advice).toMatch(/--task classification/);
+  });
+});
+
+describe('model check: opsets', () => {
+  it('trains opsets 13 to 20 and refuses others with the opset to export with', async () => {
+    const withOpset = (opset: number) => {
+      const m = decodeModel(exportedUNet({ size: 8 }), 'u.onnx');
+      return encodeModel({ ...m, opset });
+    };
+    for (const opset of [13, 20]) expect((await checkModel(withOpset(opset), `opset${opset}.onnx`)).trainable, `opset ${opset}`).toBe(true);
+    for (const opset of [12, 21]) {
+      const c = await checkModel(withOpset(opset), `opset${opset}.onnx`);
+      expect(c.trainable).toBe(false);
+      expect(c.blocking!.message).toBe(`the model uses opset ${opset}; training needs opset 13 to 20 (re-export it with opset_version=17)`);
+      expect(c.blocking!.advice).toBe('re-export with torch.onnx.export(..., opset_version=17) (13-20 train)');
+    }
   });
 });

@@ -56,6 +56,24 @@ describe('constant folding of exporter graphs', () => {
     expect(() => foldConstants(bad.graph)).toThrow(/^node 'odd\/Expand' \(Expand\) takes input '\/Shape_\d+_output_0' = \[batch,6,8,8\], computed from the dynamic batch size/);
   });
 
+  it("moves an opset-13 ReduceMean's axes attribute into an input, as opset 18 (the training graph's) takes them", async () => {
+    const model = decodeModel(exportedCnn({ size: 8 }), 'cnn.onnx');
+    const gap = model.graph.nodes.findIndex((n) => n.op === 'Reshape');
+    const relu = model.graph.nodes[gap].inputs[0];
+    // x.mean((2, 3), keepdim=True) as opset 13-17 exports it, between the last Relu and the flatten.
+    const at = model.graph.nodes.findIndex((n) => n.outputs.includes(relu)) + 1;
+    model.graph.nodes.splice(at, 0, { op: 'ReduceMean', name: '/ReduceMean', inputs: [relu], outputs: ['pooled'], attrs: { axes: { kind: 'ints', value: [2, 3] }, keepdims: { kind: 'int', value: 1 } } });
+    for (const n of model.graph.nodes.slice(at + 1)) n.inputs = n.inputs.map((i) => (i === relu ? 'pooled' : i));
+    model.graph.initializers.set('classifier.weight', { dtype: 'float32', dims: [2, 6], data: Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)) });
+    const folded = foldConstants(model.graph);
+    const mean = folded.graph.nodes.find((n) => n.op === 'ReduceMean')!;
+    expect(mean.attrs.axes).toBeUndefined();
+    expect(Array.from(folded.graph.initializers.get(mean.inputs[1])!.data as BigInt64Array, Number)).toEqual([2, 3]);
+    expect(inferShapes(folded.graph).get('logits')).toEqual([-1, 2]);
+    const result = await gradientCheck({ ...model, opset: 13 }, { loss: 'softmax-cross-entropy', inputShape: [3, 1, 8, 8], seed: SEED, maxElements: 12 });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('leaves weights alone: a float initializer is never folded into anything', () => {
     const model = decodeModel(exportedCnn(), 'cnn.onnx');
     const g = model.graph;
