@@ -190,7 +190,8 @@ export function buildStatisticsGraph(model: Model): StatisticsGraph | undefined 
     b.opNamed('Identity', [u.batch], [`${u.input}.batch`]);
   }
   const outputs: ValueInfo[] = [...batchOutputs].map(([input, out]) => ({ name: out, dtype: 'float32', shape: g.initializers.get(input)!.dims }));
-  const initializers = new Map<string, TensorData>([...g.initializers, ...b.initializers]);
+  const used = new Set(b.nodes.flatMap((n) => n.inputs));
+  const initializers = new Map<string, TensorData>([...g.initializers, ...b.initializers].filter(([name]) => used.has(name)));
   return {
     model: { graph: { name: `${g.name}_statistics`, nodes: b.nodes, inputs: g.inputs, outputs, initializers }, opset: Math.max(model.opset, 18), producer: 'fedrad', metadata: {} },
     dataInput: g.inputs[0].name,
