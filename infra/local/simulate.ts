@@ -6,7 +6,7 @@
 
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { FolderDataSource } from '../../lib/data/data-source.js';
 import { loadSiteDataset } from '../../lib/data/load-dataset.js';
 import { synthesizeFederation, TEST_SITE_ID } from '../../lib/data/synth.js';
@@ -16,7 +16,9 @@ import { loadRunReport } from '../../lib/federation/finish-run.js';
 import { metricOf, renderReportHtml } from '../../lib/federation/report.js';
 import type { RoundState } from '../../lib/federation/round-state.js';
 import { evaluateModel } from '../../lib/model/evaluate.js';
-import { decodeModel } from '../../lib/model/onnx-io.js';
+import { decodeModel, sha256 } from '../../lib/model/onnx-io.js';
+import { prepareBroughtModel } from '../../lib/federation/run-model.js';
+import { InvalidSpecError } from '../../lib/errors.js';
 import { type DeploymentConfig, DeploymentConfigSchema } from '../../lib/schemas/deployment-config.js';
 import type { RunInputRaw } from '../../lib/schemas/run-input.js';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -26,7 +28,6 @@ import { S3BlobStore } from '../../lib/storage/s3-store.js';
 import { keys } from '../../lib/storage/keys.js';
 import { type JobLauncher, runLocalWorkflow, type WorkflowEvent, WorkflowFailedError } from '../../lib/workflow/local-runner.js';
 import type { SimulationSummary } from '../../lib/workflow/simulation.js';
-import { InvalidSpecError } from '../../lib/errors.js';
 import type { SiteCompute } from '../../lib/schemas/deployment-config.js';
 import type { SitePolicy } from '../../lib/site/policy.js';
 import { withLocalAccounts } from '../../lib/storage/local-accounts.js';
@@ -42,6 +43,10 @@ export interface SimulateOptions {
   sites?: number;
   rounds?: number;
   model?: 'cnn-classifier' | 'unet-segmenter';
+  /** an ONNX model file to federate instead of a zoo model (uploaded to the models bucket as the run's model) */
+  modelFile?: string;
+  /** the brought model's task (default: what its output shape says) */
+  task?: 'classification' | 'segmentation';
   /** the classifier's normalization: BatchNorm (default) or GroupNorm */
   norm?: 'batch' | 'group';
   strategy?: 'fedavg';
@@ -112,7 +117,9 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const seed = o.seed ?? 7;
   const epochs = o.epochs ?? 1;
   const learningRate = o.learningRate ?? 2e-3;
-  const inputSize = o.inputSize ?? 64;
+  // A brought model fixes the input size; its task decides the metric and the baselines' loss.
+  const brought = o.modelFile ? await readBroughtModel(o.modelFile, o.task) : undefined;
+  const inputSize = brought?.inputSize ?? o.inputSize ?? 64;
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
   const storageRoot = join(outDir, 'buckets');
@@ -126,9 +133,10 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     trainingConcurrency: concurrency,
   });
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const input: RunInputRaw = { runId, rounds, model: { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) }, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  const model: RunInputRaw['model'] = brought ? { onnx: { key: brought.key, sha256: brought.sha256 }, ...(o.task ? { task: o.task } : {}) } : { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) };
+  const input: RunInputRaw = { runId, rounds, model, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   // Refuse a run Prepare run would refuse before spending minutes on data and baselines.
-  const plan = planRun(input, config.sites.map((s) => s.id));
+  const plan = planRun(input, config.sites.map((s) => s.id), brought ? { bytes: brought.bytes.length } : undefined);
   // The CDK app synthesizes in a child process (the site layouts need its bucket names).
   const deployment = await synthesizeLocalAside(config);
   const bucketOf = new Map(deployment.sites.map((s) => [s.siteId, s.bucket]));
@@ -155,7 +163,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
-    const baselineKey = `${dataKey}|${zoo}|${o.norm ?? 'batch'}|${o.localSteps ? `${rounds * o.localSteps} steps` : rounds * epochs}|${learningRate}`;
+    const baselineKey = `${dataKey}|${brought?.sha256 ?? zoo}|${o.norm ?? 'batch'}|${o.localSteps ? `${rounds * o.localSteps} steps` : rounds * epochs}|${learningRate}`;
     const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
     if (cached?.key === baselineKey) baselines = cached.baselines;
     else {
@@ -164,6 +172,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
         sites: layouts.map((l) => ({ siteId: l.siteId, dataDir: l.dataDir })),
         testDataDir,
         zoo,
+        ...(brought ? { model: brought.model } : {}),
         norm: o.norm,
         spec: { ...(o.localSteps ? { localSteps: rounds * o.localSteps } : { epochs: rounds * epochs }), optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
         log,
@@ -218,6 +227,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   }
   if (o.failSites?.length) launcher = withFailingSites(launcher, o.failSites);
   if (o.wrapLauncher) launcher = o.wrapLauncher(launcher, store);
+  if (brought) await store.put(deployment.modelsBucket, brought.key, brought.bytes);
   let summary: RunSummary | undefined;
   let failure: { error: string; cause: string } | undefined;
   let finalRound = 0;
@@ -252,7 +262,7 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 
   // Score every global model on the held-out test set (what the sites' metrics cannot show).
-  const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: zoo === 'unet-segmenter' ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
+  const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: (brought ? brought.task === 'segmentation' : zoo === 'unet-segmenter') ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
   const test = (await loadSiteDataset(new FolderDataSource(testDataDir))).train;
   for (const r of report.rounds) {
     const model = decodeModel(await store.get(deployment.modelsBucket, keys.globalModel(runId, r.round)));
@@ -293,6 +303,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     modelsBucket: deployment.modelsBucket,
     summary,
   };
+}
+
+/** The brought model file: its bytes, hash, object key, input size and task. */
+async function readBroughtModel(file: string, task?: 'classification' | 'segmentation') {
+  const bytes = new Uint8Array(await readFile(file));
+  const { model } = prepareBroughtModel(bytes, file, { task });
+  const size = model.graph.inputs[0]?.shape.at(-1);
+  if (typeof size !== 'number' || model.graph.inputs[0].shape.length !== 4) {
+    throw new InvalidSpecError(`${file}: simulate's synthetic sites hold 2-D single-channel images, so the model's input must be [N, 1, H, W] with a fixed square size; it is [${model.graph.inputs[0]?.shape.join(', ')}]`, { file });
+  }
+  return { bytes, sha256: sha256(bytes), key: `models/${basename(file).replace(/[^A-Za-z0-9._-]/g, '_')}`, inputSize: size, task: model.metadata['fedrad.task'] as 'classification' | 'segmentation', model };
 }
 
 /** Creates the buckets at the endpoint (if missing) and uploads the local buckets' site data. */

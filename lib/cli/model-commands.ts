@@ -1,8 +1,16 @@
 // `fedrad model ...`: create zoo models and inspect ONNX model files.
 import { readFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { decodeModel, listInitializers, sha256, writeModel } from '../model/onnx-io.js';
 import { buildZooModel, ZOO_NAMES } from '../model/zoo/index.js';
+import { checkModel, formatModelCheck } from '../model/check-model.js';
+import { InvalidSpecError } from '../errors.js';
+import { ObjectExistsError, putOnce } from '../storage/blob-store.js';
+import { storeFromEnv } from '../storage/store-from-env.js';
+import { escapeUntrusted } from '../util/untrusted-text.js';
+import { basename } from 'node:path';
+import { LossNameSchema } from '../schemas/training-spec.js';
+import { OnnxModelSchema } from '../schemas/run-input.js';
 
 function positiveInt(name: string) {
   return (value: string) => {
@@ -91,5 +99,47 @@ export function addModelCommands(program: Command): void {
       const s = await summarizeModelFile(file);
       if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else printSummary(s);
+    });
+  model
+    .command('check')
+    .description('will this ONNX model train in fedrad? one training step on random input; the first blocking op and what to change, or the figures')
+    .argument('<file>', 'ONNX model file (exported from PyTorch, MONAI, ...)')
+    .addOption(new Option('--task <task>', 'override the task read from the output shape').choices(['classification', 'segmentation']))
+    .addOption(new Option('--loss <loss>', "the loss (default: the task's)").choices([...LossNameSchema.options]))
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, o: { task?: 'classification' | 'segmentation'; loss?: (typeof LossNameSchema.options)[number]; json?: boolean }) => {
+      const c = await checkModel(await readFile(file), file, { task: o.task, loss: o.loss });
+      process.stdout.write(o.json ? `${JSON.stringify(c)}\n` : `${formatModelCheck(c)}\n`);
+      if (!c.trainable) process.exitCode = 2;
+    });
+  model
+    .command('upload')
+    .description("check an ONNX model and put it in the deployment's models bucket; prints the run input that federates it")
+    .argument('<file>', 'ONNX model file')
+    .requiredOption('--bucket <name>', "the deployment's models bucket (FEDRAD_STORAGE_ROOT selects a local folder, AWS_ENDPOINT_URL an S3-compatible endpoint)")
+    .option('--key <key>', 'object key (default: models/<file name>)')
+    .addOption(new Option('--task <task>', 'override the task read from the output shape').choices(['classification', 'segmentation']))
+    .addOption(new Option('--loss <loss>', "the loss (default: the task's)").choices([...LossNameSchema.options]))
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, o: { bucket: string; key?: string; task?: 'classification' | 'segmentation'; loss?: (typeof LossNameSchema.options)[number]; json?: boolean }) => {
+      const bytes = new Uint8Array(await readFile(file));
+      const c = await checkModel(bytes, file, { task: o.task, loss: o.loss });
+      if (!c.trainable) {
+        process.stdout.write(`${formatModelCheck(c)}\n`);
+        throw new InvalidSpecError(`${escapeUntrusted(file, 200)} was not uploaded: fedrad cannot train it (see above)`, { file });
+      }
+      const key = o.key ?? `models/${basename(file).replace(/[^A-Za-z0-9._-]/g, '_')}`;
+      const parsed = OnnxModelSchema.safeParse({ onnx: { key, sha256: c.sha256 } });
+      if (!parsed.success) throw new InvalidSpecError(`--key ${escapeUntrusted(key, 200)}: ${parsed.error.issues[0].message}`, { key });
+      const store = storeFromEnv();
+      try {
+        await putOnce(store, o.bucket, key, bytes, 'application/octet-stream');
+      } catch (err) {
+        if (err instanceof ObjectExistsError) throw new InvalidSpecError(`${o.bucket}/${escapeUntrusted(key, 200)} already holds another model, and runs pin models by hash: choose another --key`, { key }, { cause: err });
+        throw err;
+      }
+      const runInput = { model: { onnx: { key, sha256: c.sha256 }, task: c.task, loss: c.loss } };
+      if (o.json) process.stdout.write(`${JSON.stringify({ bucket: o.bucket, key, sha256: c.sha256, bytes: bytes.length, check: c, runInput })}\n`);
+      else process.stdout.write(`${formatModelCheck(c)}\n\nuploaded to ${store.location} ${o.bucket}/${key}\nrun input:\n${JSON.stringify(runInput, null, 2)}\n`);
     });
 }

@@ -12,6 +12,9 @@ export interface SimulateCliOptions {
   sites: number;
   rounds: number;
   model: 'cnn-classifier' | 'unet-segmenter';
+  /** an ONNX file given as --model ./my-net.onnx */
+  modelFile?: string;
+  task?: 'classification' | 'segmentation';
   /** the strategy with its parameters, as the run input takes it (from --strategy and --strategy-options) */
   strategyConfig?: StrategyInput;
   seed: number;
@@ -95,13 +98,20 @@ export function summaryTable(r: SimulateCliResult): string {
   return lines.join('\n');
 }
 
+const ZOO = ['cnn-classifier', 'unet-segmenter'];
+function modelOption(value: string): string {
+  if (ZOO.includes(value) || value.endsWith('.onnx')) return value;
+  throw new InvalidArgumentError(`--model takes a zoo model (${ZOO.join(', ')}) or an ONNX file ending in .onnx, got '${value.slice(0, 80)}'`);
+}
+
 export function addSimulateCommand(program: Command, simulate: SimulateFn, terminal: () => LiveTerminal = stderrTerminal): void {
   program
     .command('simulate')
     .description('run a whole federation on this machine: the same state machine, functions and training job as the cloud, on synthetic DICOM sites')
     .option('--sites <n>', 'number of sites', int('--sites', 1, 50), 4)
     .option('--rounds <n>', 'federated rounds', int('--rounds', 1, 1000), 5)
-    .addOption(new Option('--model <zoo>', 'zoo model').choices(['cnn-classifier', 'unet-segmenter']).default('cnn-classifier'))
+    .option('--model <zoo|file.onnx>', 'zoo model (cnn-classifier | unet-segmenter), or an ONNX file to federate (see docs/bring-your-own-model.md)', modelOption, 'cnn-classifier')
+    .addOption(new Option('--task <task>', "a brought model's task (default: what its output shape says)").choices(['classification', 'segmentation']))
     .addOption(new Option('--strategy <name>', 'aggregation strategy').choices(STRATEGY_TYPES).default('fedavg'))
     .option('--strategy-options <json>', `the strategy's parameters as JSON, e.g. '{"f":1}' for krum, '{"beta":0.2}' for trimmed-mean, '{"clipNorm":5}' for any`)
     .option('--seed <n>', 'seed of the synthetic data', int('--seed', 0, 2 ** 31), 7)
@@ -119,6 +129,8 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn, termi
     .action(async ({ strategy, strategyOptions, ...o }: Omit<SimulateCliOptions, 'strategyConfig'> & { strategy: string; strategyOptions?: string }) => {
       if (o.localSteps !== undefined && o.epochs !== 1) throw new InvalidSpecError('set either --epochs or --local-steps, not both');
       const strategyConfig = strategyFromCli(strategy, strategyOptions);
+      if (o.model.endsWith('.onnx')) Object.assign(o, { modelFile: o.model, model: 'cnn-classifier' });
+      else if (o.task) throw new InvalidSpecError('--task applies to a brought model (--model ./file.onnx); a zoo model knows its task');
       const live = new LiveRun('(starting)', Array.from({ length: o.sites }, (_, i) => `site-${i + 1}`), o.rounds, terminal(), { quiet: Boolean(o.json) });
       let result: SimulateCliResult;
       try {

@@ -5,7 +5,8 @@ import { availableParallelism } from 'node:os';
 import type { ArrayDataset } from '../data/synthetic-arrays.js';
 import { FolderDataSource } from '../data/data-source.js';
 import { loadSiteDataset } from '../data/load-dataset.js';
-import { evaluateModel } from '../model/evaluate.js';
+import { evaluateModel, taskOf } from '../model/evaluate.js';
+import type { Model } from '../model/graph.js';
 import type { Metrics } from '../model/metrics.js';
 import { trainModel } from '../model/trainer.js';
 import { buildZooModel } from '../model/zoo/index.js';
@@ -17,6 +18,8 @@ export interface BaselineOptions {
   /** the held-out test set's data/ folder */
   testDataDir: string;
   zoo?: string;
+  /** a brought model to train instead of the zoo's (its metadata holds task and loss) */
+  model?: Model;
   /** the zoo model's normalization (as the federated run uses) */
   norm?: 'batch' | 'group';
   seed?: number;
@@ -61,14 +64,14 @@ export async function computeBaselines(o: BaselineOptions): Promise<Baselines> {
   for (const s of o.sites) sites.set(s.siteId, (await loadSiteDataset(new FolderDataSource(s.dataDir))).train);
   const test = (await loadSiteDataset(new FolderDataSource(o.testDataDir))).train;
   const inputSize = test.imageShape[1];
-  const segmentation = zoo === 'unet-segmenter';
-  const spec = TrainingSpecSchema.parse({ loss: segmentation ? 'bce-dice' : 'softmax-cross-entropy', optimizer: { type: 'adam', learningRate: 2e-3 }, ...(o.spec?.localSteps === undefined ? { epochs: 5 } : {}), batchSize: 32, seed: o.seed ?? 0, ...o.spec });
+  const segmentation = o.model ? taskOf(o.model) === 'segmentation' : zoo === 'unet-segmenter';
+  const spec = TrainingSpecSchema.parse({ loss: (o.model?.metadata['fedrad.loss'] as TrainingSpec['loss'] | undefined) ?? (segmentation ? 'bce-dice' : 'softmax-cross-entropy'), optimizer: { type: 'adam', learningRate: 2e-3 }, ...(o.spec?.localSteps === undefined ? { epochs: 5 } : {}), batchSize: 32, seed: o.seed ?? 0, ...o.spec });
   const metric = segmentation ? 'dice' : 'accuracy';
   const score = (m: Metrics) => (m.task === 'segmentation' ? m.dice : m.accuracy);
   const lanes = Math.max(1, Math.floor(o.concurrency ?? 1));
   const threads = lanes > 1 ? Math.max(1, Math.floor(availableParallelism() / lanes)) : undefined;
   const run = async (data: ArrayDataset, name: string) => {
-    const model = buildZooModel(zoo, { seed: o.seed ?? 0, inputSize, ...(o.norm ? { norm: o.norm } : {}) });
+    const model = o.model ?? buildZooModel(zoo, { seed: o.seed ?? 0, inputSize, ...(o.norm ? { norm: o.norm } : {}) });
     const r = await trainModel({ model, spec, train: data, threads });
     const m = await evaluateModel(r.trained, test, { threads });
     log(`${name}: ${data.count} training samples -> held-out ${metric} ${score(m).toFixed(4)}`);

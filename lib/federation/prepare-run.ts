@@ -1,13 +1,13 @@
 // Prepare run: parse the run input, write the run record and the round-0 global model (once), and
 // return the state of round 0. Safe to run twice: an identical retry finds its own writes.
 import { encodeModel, sha256 } from '../model/onnx-io.js';
-import { buildZooModel } from '../model/zoo/index.js';
 import { formatIssues } from '../schemas/format.js';
 import { type RunInput, RunInputSchema } from '../schemas/run-input.js';
 import { TrainingSpecSchema } from '../schemas/training-spec.js';
 import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
 import { InvalidRunInputError, RunConflictError } from './errors.js';
+import { loadRunModel } from './run-model.js';
 import { type AggregationLimits, estimateAggregation } from './aggregation-placement.js';
 import type { RoundState, SiteRef } from './round-state.js';
 
@@ -57,7 +57,7 @@ export function runAdvice(input: RunInput): string[] {
 export async function prepareRun(deps: PrepareRunDeps, raw: unknown, executionName: string): Promise<RoundState> {
   const input = parseRunInput(raw, deps.sites);
   const runId = input.runId ?? executionName;
-  const model = buildZooModel(input.model.zoo, input.model);
+  const model = await loadRunModel({ store: deps.store, modelsBucket: deps.modelsBucket }, input.model);
   const loss = input.training.loss ?? (model.metadata['fedrad.loss'] as RunInput['training']['loss']);
   const trainingSpec = TrainingSpecSchema.parse({ ...input.training, loss });
   const bytes = encodeModel(model);

@@ -4,11 +4,13 @@ import type { ArrayDataset } from '../data/synthetic-arrays.js';
 import type { Model } from './graph.js';
 import { classificationMetrics, type Metrics, segmentationMetrics } from './metrics.js';
 import { createSession, floatOrt } from './runtime.js';
+import { inferTask, outputActivation } from './foreign-model.js';
 
 export type Task = 'classification' | 'segmentation';
 
+/** The zoo's metadata, or for a model brought from elsewhere, what its output's shape says. */
 export function taskOf(model: Model): Task {
-  return model.metadata['fedrad.task'] === 'segmentation' ? 'segmentation' : 'classification';
+  return inferTask(model);
 }
 
 /** Runs the model over the dataset; returns probabilities (softmax rows or per-pixel sigmoid). */
@@ -17,6 +19,8 @@ export async function predict(model: Model, data: ArrayDataset, opts: { batchSiz
   const task = taskOf(model);
   const input = model.graph.inputs[0].name;
   const output = model.graph.outputs[0].name;
+  // A model that ends in its own Softmax or Sigmoid already outputs probabilities.
+  const activated = outputActivation(model.graph) !== undefined;
   const per = data.imageShape.reduce((a, b) => a * b, 1);
   const batch = opts.batchSize ?? 64;
   const chunks: Float32Array[] = [];
@@ -25,7 +29,7 @@ export async function predict(model: Model, data: ArrayDataset, opts: { batchSiz
       const n = Math.min(batch, data.count - start);
       const x = floatOrt([n, ...data.imageShape], data.images.subarray(start * per, (start + n) * per));
       const z = (await session.run({ [input]: x }))[output].data as Float32Array;
-      chunks.push(task === 'classification' ? softmaxRows(z, z.length / n) : z.map((v) => 1 / (1 + Math.exp(-v))));
+      chunks.push(activated ? z.slice() : task === 'classification' ? softmaxRows(z, z.length / n) : z.map((v) => 1 / (1 + Math.exp(-v))));
     }
   } finally {
     await session.release();

@@ -1,6 +1,8 @@
 // Export: the global model ONNX with trained weights and running statistics as initializers,
-// loadable by any ONNX runtime. The graph is the inference graph, untouched.
+// loadable by any ONNX runtime. The graph is the inference graph: a training-mode export's
+// BatchNormalization and Dropout are put in inference form (foreign-model.ts), nothing else changes.
 import type { Model, TensorData } from './graph.js';
+import { toInferenceModel } from './foreign-model.js';
 import { encodeModel, replaceInitializers, sha256 } from './onnx-io.js';
 
 export interface ExportedModel {
@@ -10,7 +12,7 @@ export interface ExportedModel {
 }
 
 export function exportModel(model: Model, weights: ReadonlyMap<string, TensorData>, metadata: Record<string, string> = {}): ExportedModel {
-  const updated = replaceInitializers(model, weights);
+  const updated = replaceInitializers(toInferenceModel(model).model, weights);
   const out: Model = { ...updated, metadata: { ...model.metadata, ...metadata } };
   const bytes = encodeModel(out);
   return { model: out, bytes, sha256: sha256(bytes) };

@@ -5,12 +5,15 @@ import { UnsupportedOpError } from '../errors.js';
 import { attr, type Graph, GraphBuilder, getFloat, getInt, type Node } from './graph.js';
 import { GRAD_RULES } from './grad-rules.js';
 import { inferShapes, type Shape } from './shapes.js';
+import { lowerForeign } from './lower-foreign.js';
 
 /** Ops an inference graph may contain for fedrad to train it. */
 export const SUPPORTED_OPS = [
   'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh',
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Concat', 'Resize', 'Flatten', 'Reshape',
   'Transpose', 'Softmax', 'Identity', 'Dropout', 'Constant', 'ReduceMean', 'Sqrt',
+  // lowered into the ops above (lower-foreign.ts)
+  'InstanceNormalization', 'PRelu', 'Unsqueeze', 'Squeeze',
 ] as const;
 
 export interface BufferUpdate {
@@ -126,6 +129,7 @@ export function lowerForTraining(graph: Graph, reserved: Iterable<string>): Lowe
     if (node.op === 'BatchNormalization') lowerBatchNorm(b, node, shapes, bufferUpdates, batchNorms);
     else if (node.op === 'Gemm') lowerGemm(b, node);
     else if (node.op === 'Dropout') b.opNamed('Identity', [node.inputs[0]], [node.outputs[0]]);
+    else if (lowerForeign(b, node, shapes)) continue;
     else if (node.op === 'Constant' || GRAD_RULES[node.op]) b.nodes.push({ ...node, outputs: node.outputs.filter((o, i) => i === 0 || o !== '') });
     else throw new UnsupportedOpError(`node '${node.name}' (${node.op}) has no backward rule`, { node: node.name, op: node.op });
   }

@@ -76,8 +76,8 @@ export function constantInts(constants: ReadonlyMap<string, TensorData>, name: s
   return t.dtype === 'int64' ? Array.from(t.data as BigInt64Array, Number) : Array.from(t.data as Float32Array);
 }
 
-const ELEMENTWISE_UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Sqrt', 'Neg', 'Identity', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Softmax', 'LogSoftmax', 'Softplus', 'Dropout']);
-const ELEMENTWISE_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Greater', 'Min', 'Max']);
+const ELEMENTWISE_UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Sqrt', 'Neg', 'Identity', 'Exp', 'Log', 'Abs', 'Reciprocal', 'Softmax', 'LogSoftmax', 'Softplus', 'Dropout', 'InstanceNormalization']);
+const ELEMENTWISE_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Greater', 'Min', 'Max', 'PRelu']);
 
 /**
  * Infers the shape of every value of `graph`, given the shapes of its inputs (dynamic dims as -1).
@@ -105,7 +105,8 @@ export function inferShapes(graph: Graph, extraConstants: ReadonlyMap<string, Te
   return shapes;
 }
 
-function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<string, TensorData>): Shape[] {
+/** The output shapes of one node, given its input shapes and the graph's constant values. */
+export function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<string, TensorData>): Shape[] {
   const x = ins[0];
   if (ELEMENTWISE_UNARY.has(node.op)) return [[...x]];
   if (ELEMENTWISE_BINARY.has(node.op)) return [broadcastShapes(node, x, ins[1])];
@@ -225,6 +226,20 @@ function inferNode(node: Node, ins: Shape[], constants: ReadonlyMap<string, Tens
       const axes = (axesIn ?? x.map((_, i) => i)).map((a) => (a + x.length) % x.length);
       const keep = getInt(node, 'keepdims', 1);
       return [keep ? x.map((d, i) => (axes.includes(i) ? 1 : d)) : x.filter((_, i) => !axes.includes(i))];
+    }
+    case 'Unsqueeze':
+    case 'Squeeze': {
+      const axesIn = node.inputs[1] ? constantInts(constants, node.inputs[1]) : getInts(node, 'axes');
+      if (node.op === 'Unsqueeze') {
+        if (!axesIn) throw new UnsupportedOpError(`node '${node.name}' (Unsqueeze): the axes must be constant`, { node: node.name, op: node.op });
+        const rank = x.length + axesIn.length;
+        const axes = axesIn.map((a) => (a < 0 ? a + rank : a));
+        const out: Shape = [];
+        for (let i = 0, k = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : x[k++]);
+        return [out];
+      }
+      const axes = (axesIn ?? x.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + x.length : a));
+      return [x.filter((_, i) => !axes.includes(i))];
     }
     case 'Cast':
       return [[...x]];

@@ -10,7 +10,11 @@ import { emitLoss } from './losses.js';
 import { lowerForTraining } from './lower.js';
 import { emitClip, emitGlobalNorm, emitOptimizer, LEARNING_RATE_INPUT, type OptimizerState, STEP_INPUT } from './optimizers.js';
 import { inferShapes } from './shapes.js';
+import { foldConstants } from './fold-constants.js';
+import { logitsBeforeActivation } from './foreign-model.js';
 
+/** The newest opset a model may use to be trained. */
+export const MAX_OPSET = 20;
 export const TARGET_INPUT = 'target';
 export const LOSS_OUTPUT = 'loss';
 export const GRAD_NORM_OUTPUT = 'grad_norm';
@@ -46,25 +50,30 @@ export interface TrainingGraph {
   fedprox: boolean;
 }
 
-export function buildTrainingGraph(model: Model, options: TrainingGraphOptions): TrainingGraph {
-  const g = model.graph;
-  if (model.opset < 13) {
-    throw new InvalidSpecError(`the model uses opset ${model.opset}; training needs opset 13 or later (re-export it with opset 13-18)`, { opset: model.opset });
+export function buildTrainingGraph(inference: Model, options: TrainingGraphOptions): TrainingGraph {
+  if (inference.opset < 13 || inference.opset > MAX_OPSET) {
+    throw new InvalidSpecError(`the model uses opset ${inference.opset}; training needs opset 13 to ${MAX_OPSET} (re-export it with opset_version=17)`, { opset: inference.opset });
   }
+  // Exporters' Constant nodes and shape arithmetic become initializers, never trained.
+  const folded = foldConstants(inference.graph);
+  const model: Model = { ...inference, graph: folded.graph };
+  const g = model.graph;
   if (g.inputs.length !== 1) {
     throw new InvalidSpecError(`the model has ${g.inputs.length} data inputs (${g.inputs.map((i) => i.name).join(', ')}); training needs exactly one image input`, { inputs: g.inputs.map((i) => i.name) });
   }
   const dataInput = g.inputs[0];
-  const logits = options.logitsOutput ?? g.outputs[0]?.name;
-  const logitsInfo = g.outputs.find((o) => o.name === logits);
-  if (!logitsInfo) throw new InvalidSpecError(`model output '${logits}' does not exist; outputs are ${g.outputs.map((o) => o.name).join(', ')}`, { logits });
+  const output = options.logitsOutput ?? g.outputs[0]?.name;
+  const logitsInfo = g.outputs.find((o) => o.name === output);
+  if (!logitsInfo) throw new InvalidSpecError(`model output '${output}' does not exist; outputs are ${g.outputs.map((o) => o.name).join(', ')}`, { logits: output });
+  // A model that ends in Softmax (or Sigmoid) trains on the values before it, with the loss's closed form.
+  const logits = logitsBeforeActivation(g, output!, options.loss);
   const mu = options.fedproxMu ?? 0;
 
   const reserved = [...g.initializers.keys(), dataInput.name, TARGET_INPUT, LOSS_OUTPUT, GRAD_NORM_OUTPUT, LEARNING_RATE_INPUT, STEP_INPUT];
   const lowered = lowerForTraining(g, reserved);
   const b = lowered.builder;
   const buffers = lowered.bufferUpdates.map((u) => u.input);
-  const frozen = new Set([...(options.frozen ?? []), ...buffers]);
+  const frozen = new Set([...(options.frozen ?? []), ...buffers, ...folded.added]);
 
   // Shapes of every forward value (builder constants included), with the batch dynamic.
   const forwardShapes = inferShapes({ ...g, nodes: lowered.nodes }, b.initializers);
@@ -139,6 +148,9 @@ export function buildTrainingGraph(model: Model, options: TrainingGraphOptions):
   const trainable = new Set([...params, ...buffers]);
   const initializers = new Map<string, TensorData>([...g.initializers].filter(([name]) => !trainable.has(name)));
   for (const [name, t] of b.initializers) initializers.set(name, t);
+  // Constants only the inference form used (a linear Resize's scales, lowered away) stay out.
+  const used = new Set(b.nodes.flatMap((n) => n.inputs));
+  for (const name of initializers.keys()) if (!used.has(name)) initializers.delete(name);
 
   return {
     model: { graph: { name: `${g.name}_training_step`, nodes: b.nodes, inputs, outputs, initializers }, opset: model.opset < 18 ? 18 : model.opset, producer: 'fedrad', metadata: {} },
@@ -168,7 +180,7 @@ export interface StatisticsGraph {
  * Returns undefined when the model has no BatchNormalization.
  */
 export function buildStatisticsGraph(model: Model): StatisticsGraph | undefined {
-  const g = model.graph;
+  const g = foldConstants(model.graph).graph;
   const lowered = lowerForTraining(g, [...g.initializers.keys(), ...g.inputs.map((i) => i.name)]);
   if (lowered.bufferUpdates.length === 0) return undefined;
   const b = lowered.builder;
@@ -178,7 +190,8 @@ export function buildStatisticsGraph(model: Model): StatisticsGraph | undefined 
     b.opNamed('Identity', [u.batch], [`${u.input}.batch`]);
   }
   const outputs: ValueInfo[] = [...batchOutputs].map(([input, out]) => ({ name: out, dtype: 'float32', shape: g.initializers.get(input)!.dims }));
-  const initializers = new Map<string, TensorData>([...g.initializers, ...b.initializers]);
+  const used = new Set(b.nodes.flatMap((n) => n.inputs));
+  const initializers = new Map<string, TensorData>([...g.initializers, ...b.initializers].filter(([name]) => used.has(name)));
   return {
     model: { graph: { name: `${g.name}_statistics`, nodes: b.nodes, inputs: g.inputs, outputs, initializers }, opset: Math.max(model.opset, 18), producer: 'fedrad', metadata: {} },
     dataInput: g.inputs[0].name,

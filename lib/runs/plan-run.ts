@@ -20,19 +20,22 @@ export interface RunPlan {
 }
 
 /** Throws InvalidRunInputError (naming the field and what is allowed) for input Prepare run would refuse. */
-export function planRun(raw: RunInputRaw, deploymentSites: string[]): RunPlan {
+export function planRun(raw: RunInputRaw, deploymentSites: string[], brought?: { bytes: number }): RunPlan {
   const refs = deploymentSites.map((siteId) => ({ siteId, bucket: '-', jobDefinitionArn: '-' }));
   const input = parseRunInput(raw, refs);
-  const bytes = encodeModel(buildZooModel(input.model.zoo, input.model));
-  const estimate = estimateAggregation(bytes.length, input.runSites.length, input.strategy, { lambdaMemoryMb: 4096, lambdaTimeoutSeconds: 900 });
+  const m = input.model;
+  // a zoo model is built here to know its hash and size; a brought model names its hash (and its size when the file is at hand)
+  const zooBytes = 'zoo' in m ? encodeModel(buildZooModel(m.zoo, m)) : undefined;
+  const modelBytes = zooBytes?.length ?? brought?.bytes ?? 0;
+  const estimate = estimateAggregation(modelBytes, input.runSites.length, input.strategy, { lambdaMemoryMb: 4096, lambdaTimeoutSeconds: 900 });
   return {
     ...(input.runId ? { runId: input.runId } : {}),
     sites: input.runSites.map((s) => s.siteId),
     minSites: input.minSitesResolved,
     rounds: input.rounds,
     strategy: input.strategy,
-    model: `${input.model.zoo} (input ${input.model.inputSize}, seed ${input.model.seed})`,
-    initialModelSha256: sha256(bytes),
+    model: 'zoo' in m ? `${m.zoo} (input ${m.inputSize}, seed ${m.seed})` : `ONNX ${m.onnx.key}${m.task ? ` (${m.task})` : ''}`,
+    initialModelSha256: zooBytes ? sha256(zooBytes) : 'zoo' in m ? '' : m.onnx.sha256,
     aggregation: input.aggregation === 'auto' ? { place: estimate.place, reason: estimate.reason } : { place: input.aggregation, reason: `the run input asks for ${input.aggregation}` },
     training: input.training,
   };

@@ -112,18 +112,21 @@ function geometry(node: Node, kernel: number[], input?: number[]) {
 
 function conv(node: Node, x: T64, w: T64, bias?: T64): T64 {
   const [N, C, H, W] = x.dims;
-  const [M, , KH, KW] = w.dims;
+  const [M, CG, KH, KW] = w.dims;
+  const group = getInt(node, 'group', 1);
   const { s, d, p } = geometry(node, [KH, KW], x.dims);
   const OH = Math.floor((H + p[0] + p[2] - ((KH - 1) * d[0] + 1)) / s[0]) + 1;
   const OW = Math.floor((W + p[1] + p[3] - ((KW - 1) * d[1] + 1)) / s[1]) + 1;
   const out = t64([N, M, OH, OW]);
   for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
     let acc = bias ? bias.data[m] : 0;
-    for (let c = 0; c < C; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+    // group g: output channel m reads input channels g*CG .. g*CG+CG-1 (CG = C / group)
+    const first = Math.floor(m / (M / group)) * CG;
+    for (let c = 0; c < CG; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
       const ih = oh * s[0] + kh * d[0] - p[0];
       const iw = ow * s[1] + kw * d[1] - p[1];
       if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-      acc += x.data[((n * C + c) * H + ih) * W + iw] * w.data[((m * C + c) * KH + kh) * KW + kw];
+      acc += x.data[((n * C + first + c) * H + ih) * W + iw] * w.data[((m * CG + c) * KH + kh) * KW + kw];
     }
     out.data[((n * M + m) * OH + oh) * OW + ow] = acc;
   }
@@ -132,7 +135,9 @@ function conv(node: Node, x: T64, w: T64, bias?: T64): T64 {
 
 function convTranspose(node: Node, x: T64, w: T64, bias?: T64): T64 {
   const [N, C, H, W] = x.dims;
-  const [, M, KH, KW] = w.dims;
+  const [, MG, KH, KW] = w.dims;
+  const group = getInt(node, 'group', 1);
+  const M = MG * group;
   const { s, d, p } = geometry(node, [KH, KW]);
   const op = getInts(node, 'output_padding') ?? [0, 0];
   const OH = s[0] * (H - 1) + op[0] + (KH - 1) * d[0] + 1 - p[0] - p[2];
@@ -141,11 +146,13 @@ function convTranspose(node: Node, x: T64, w: T64, bias?: T64): T64 {
   for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let i = 0; i < OH * OW; i++) out.data[(n * M + m) * OH * OW + i] = bias ? bias.data[m] : 0;
   for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let ih = 0; ih < H; ih++) for (let iw = 0; iw < W; iw++) {
     const v = x.data[((n * C + c) * H + ih) * W + iw];
-    for (let m = 0; m < M; m++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+    // group g: input channel c writes output channels g*MG .. g*MG+MG-1
+    const first = Math.floor(c / (C / group)) * MG;
+    for (let mm = 0; mm < MG; mm++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
       const oh = ih * s[0] + kh * d[0] - p[0];
       const ow = iw * s[1] + kw * d[1] - p[1];
       if (oh < 0 || ow < 0 || oh >= OH || ow >= OW) continue;
-      out.data[((n * M + m) * OH + oh) * OW + ow] += v * w.data[((c * M + m) * KH + kh) * KW + kw];
+      out.data[((n * M + first + mm) * OH + oh) * OW + ow] += v * w.data[((c * MG + mm) * KH + kh) * KW + kw];
     }
   }
   return out;
@@ -224,6 +231,58 @@ function resizeNearest(x: T64, scales: number[]): T64 {
   return out;
 }
 
+function instanceNorm(x: T64, scale: T64, bias: T64, eps: number): T64 {
+  const [n, c] = x.dims;
+  const inner = numel(x.dims.slice(2));
+  const out = t64([...x.dims]);
+  for (let i = 0; i < n * c; i++) {
+    let mean = 0;
+    for (let j = 0; j < inner; j++) mean += x.data[i * inner + j];
+    mean /= inner;
+    let v = 0;
+    for (let j = 0; j < inner; j++) v += (x.data[i * inner + j] - mean) ** 2;
+    v /= inner;
+    for (let j = 0; j < inner; j++) out.data[i * inner + j] = ((x.data[i * inner + j] - mean) / Math.sqrt(v + eps)) * scale.data[i % c] + bias.data[i % c];
+  }
+  return out;
+}
+
+/** ONNX Resize, mode linear, written from the operator's definition: per output element, the 2^k corners. */
+function resizeLinear(x: T64, sizes: number[], mode: string): T64 {
+  const out = t64(sizes);
+  const rank = sizes.length;
+  const xs = strides(x.dims);
+  const os = strides(sizes);
+  const coord = (o: number, inSize: number, outSize: number) => {
+    const scale = outSize / inSize;
+    let v = mode === 'align_corners' ? (outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0) : mode === 'asymmetric' ? o / scale : mode === 'pytorch_half_pixel' && outSize === 1 ? 0 : (o + 0.5) / scale - 0.5;
+    v = Math.min(Math.max(v, 0), inSize - 1);
+    return v;
+  };
+  for (let k = 0; k < out.data.length; k++) {
+    const idx = sizes.map((_, i) => Math.floor(k / os[i]) % sizes[i]);
+    const axes = idx.map((o, i) => {
+      if (x.dims[i] === sizes[i]) return { lo: o, hi: o, w: 0 };
+      const v = coord(o, x.dims[i], sizes[i]);
+      const lo = Math.floor(v);
+      return { lo, hi: Math.min(lo + 1, x.dims[i] - 1), w: v - lo };
+    });
+    let sum = 0;
+    for (let corner = 0; corner < 2 ** rank; corner++) {
+      let weight = 1;
+      let src = 0;
+      for (let i = 0; i < rank; i++) {
+        const high = (corner >> i) & 1;
+        weight *= high ? axes[i].w : 1 - axes[i].w;
+        src += (high ? axes[i].hi : axes[i].lo) * xs[i];
+      }
+      if (weight !== 0) sum += weight * x.data[src];
+    }
+    out.data[k] = sum;
+  }
+  return out;
+}
+
 function softmax(x: T64, axis: number): T64 {
   const a = axis < 0 ? axis + x.dims.length : axis;
   const outer = numel(x.dims.slice(0, a));
@@ -288,9 +347,40 @@ function evalNode(node: Node, ins: T64[]): T64 {
     }
     case 'BatchNormalization': return batchNormTraining(node, x, y, z);
     case 'Concat': { const ax = getInt(node, 'axis', 0); return concat(ins, ax < 0 ? ax + x.dims.length : ax); }
+    case 'InstanceNormalization': return instanceNorm(x, y, z, getFloat(node, 'epsilon', 1e-5));
+    case 'PRelu': return broadcast(x, y, (v, s) => (v >= 0 ? v : s * v));
     case 'Resize': {
-      if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest only');
-      return resizeNearest(x, Array.from(ins[2].data));
+      if (getString(node, 'mode', 'nearest') === 'linear') {
+        const sizes = ins[3] && ins[3].data.length > 0 ? Array.from(ins[3].data) : Array.from(ins[2].data, (s, i) => Math.floor(x.dims[i] * s));
+        return resizeLinear(x, sizes, getString(node, 'coordinate_transformation_mode', 'half_pixel'));
+      }
+      if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest or linear only');
+      const scales = ins[2] && ins[2].data.length > 0 ? Array.from(ins[2].data) : Array.from(ins[3].data, (s, i) => s / x.dims[i]);
+      return resizeNearest(x, scales);
+    }
+    // Exporters' shape arithmetic, evaluated as the ONNX operator definitions say.
+    case 'Constant': {
+      const v = node.attrs.value;
+      if (v?.kind !== 'tensor') throw new Error('reference: Constant takes the value tensor form');
+      return t64([...v.value.dims], Float64Array.from(v.value.data as ArrayLike<number>, Number));
+    }
+    case 'Shape': return t64([x.dims.length], Float64Array.from(x.dims));
+    case 'Gather': {
+      const n = x.dims[0];
+      return t64([...y.dims], y.data.map((i) => x.data[i < 0 ? i + n : i]));
+    }
+    case 'Unsqueeze': {
+      const axes = Array.from(y.data, (a) => (a < 0 ? a + x.dims.length + y.data.length : a));
+      const dims: number[] = [];
+      for (let i = 0, k = 0; i < x.dims.length + axes.length; i++) dims.push(axes.includes(i) ? 1 : x.dims[k++]);
+      return t64(dims, x.data);
+    }
+    case 'Cast': return x;
+    case 'Slice': {
+      const n = x.dims[0];
+      const norm = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+      const picked = x.data.slice(norm(y.data[0]), norm(z.data[0]));
+      return t64([picked.length], picked);
     }
     case 'Flatten': { const ax = getInt(node, 'axis', 1); return t64([numel(x.dims.slice(0, ax)), numel(x.dims.slice(ax))], x.data); }
     case 'Reshape': {
@@ -302,7 +392,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Transpose': return transpose(x, getInts(node, 'perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i));
     case 'Softmax': return softmax(x, getInt(node, 'axis', -1));
     case 'Sqrt': return map(x, Math.sqrt);
-    case 'ReduceMean': return reduceMean(x, Array.from(y.data), getInt(node, 'keepdims', 1));
+    case 'ReduceMean': return reduceMean(x, y ? Array.from(y.data) : (getInts(node, 'axes') ?? x.dims.map((_, i) => i)), getInt(node, 'keepdims', 1));
     default: throw new Error(`reference interpreter: op ${node.op} not implemented`);
   }
 }

@@ -39,3 +39,47 @@ describe('fedrad model', () => {
     expect(err.stderr).toMatch(/fedrad\.mjs is not an ONNX model/);
   });
 });
+
+describe('fedrad model check', () => {
+  it('prints one JSON object for a trainable export and exits 2 for a blocked one', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { exportedCnn } = await import('../../support/exporter-fixtures.js');
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-check-'));
+    const file = join(dir, 'net.onnx');
+    await writeFile(file, exportedCnn({ size: 16, softmax: true }));
+    const { stdout } = await run('node', [BIN, 'model', 'check', file, '--json']);
+    const c = JSON.parse(stdout);
+    expect(c).toMatchObject({ trainable: true, task: 'classification', loss: 'softmax-cross-entropy', sha256: sha256(await readFile(file)) });
+    const err = await run('node', [BIN, 'model', 'check', file, '--task', 'segmentation']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stdout).toContain('NOT TRAINABLE');
+    expect(err.stdout).toContain('change      pass --task classification');
+  });
+});
+
+describe('fedrad model upload', () => {
+  it('checks the model, writes it once into the models bucket and prints the run input; Prepare run accepts that input', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { exportedUNet } = await import('../../support/exporter-fixtures.js');
+    const { FolderBlobStore } = await import('../../../lib/storage/folder-store.js');
+    const { prepareRun } = await import('../../../lib/federation/prepare-run.js');
+    const dir = await mkdtemp(join(tmpdir(), 'fedrad-upload-'));
+    const file = join(dir, 'my unet.onnx');
+    const bytes = exportedUNet({ size: 16 });
+    await writeFile(file, bytes);
+    const env = { ...process.env, FEDRAD_STORAGE_ROOT: join(dir, 'buckets') };
+    const { stdout } = await run('node', [BIN, 'model', 'upload', file, '--bucket', 'fedrad-models', '--json'], { env });
+    const r = JSON.parse(stdout);
+    expect(r.runInput).toEqual({ model: { onnx: { key: 'models/my_unet.onnx', sha256: sha256(bytes) }, task: 'segmentation', loss: 'bce-dice' } });
+    const store = new FolderBlobStore(join(dir, 'buckets'));
+    expect(sha256(await store.get('fedrad-models', 'models/my_unet.onnx'))).toBe(sha256(bytes));
+    const state = await prepareRun({ store, modelsBucket: 'fedrad-models', sites: [{ siteId: 'a', bucket: 'b', jobDefinitionArn: 'x' }] }, { runId: 'up', ...r.runInput }, 'x');
+    expect(JSON.parse(state.trainingSpec).loss).toBe('bce-dice');
+    // Same key, same bytes: fine. Other bytes: refused (runs pin models by hash).
+    await run('node', [BIN, 'model', 'upload', file, '--bucket', 'fedrad-models'], { env });
+    await writeFile(file, exportedUNet({ size: 16, seed: 9 }));
+    const err = await run('node', [BIN, 'model', 'upload', file, '--bucket', 'fedrad-models'], { env }).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('fedrad-models/models/my_unet.onnx already holds another model, and runs pin models by hash: choose another --key');
+  });
+});

@@ -24,6 +24,12 @@ describe('fedrad simulate', () => {
     expect(notJson.stderr).toContain(`--strategy-options must be a JSON object such as '{"f":1}', got 'f=1'`);
     const both = await fails(['--epochs', '2', '--local-steps', '5']);
     expect(both.stderr).toContain('set either --epochs or --local-steps, not both');
+    const badModel = await fails(['--model', 'resnet']);
+    expect(badModel.stderr).toContain("--model takes a zoo model (cnn-classifier, unet-segmenter) or an ONNX file ending in .onnx, got 'resnet'");
+    const zooTask = await fails(['--task', 'segmentation']);
+    expect(zooTask.stderr).toContain('--task applies to a brought model (--model ./file.onnx); a zoo model knows its task');
+    const missing = await fails(['--model', '/nonexistent/net.onnx', '--out', join(tmpdir(), 'fedrad-never')]);
+    expect(missing.stderr).toContain("cannot open '/nonexistent/net.onnx': no such file or directory");
   });
 
   it('refuses a run input Prepare run would refuse before writing data or training baselines', async () => {

@@ -99,6 +99,6 @@ describe('a foreign ONNX model', () => {
     const train = makeLesionDataset({ count: 8, size: 16, seed: 1 });
     const err = await trainModel({ model, spec, train }).catch((e) => e);
     expect(err).toBeInstanceOf(UnsupportedOpError);
-    expect(err.message).toBe("node '/features/features.5/Tanh' uses op Erf, which fedrad cannot differentiate. Supported ops: Conv, ConvTranspose, Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Concat, Resize, Flatten, Reshape, Transpose, Softmax, Identity, Dropout, Constant, ReduceMean, Sqrt");
+    expect(err.message).toBe("node '/features/features.5/Tanh' uses op Erf, which fedrad cannot differentiate. Supported ops: Conv, ConvTranspose, Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Concat, Resize, Flatten, Reshape, Transpose, Softmax, Identity, Dropout, Constant, ReduceMean, Sqrt, InstanceNormalization, PRelu, Unsqueeze, Squeeze");
   });
 });

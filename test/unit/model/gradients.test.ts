@@ -63,7 +63,8 @@ const OP_CASES: Array<[string, number[], (c: Case, h: string) => string]> = [
   ['Div broadcast [1,W]', S, (c, h) => c.op('Div', [h, c.param('q', [1, 6], 0.3, 2)])],
   ['Relu', S, (c, h) => c.op('Mul', [c.op('Relu', [h]), c.param('q', [3, 1, 1])])],
   ['LeakyRelu', S, (c, h) => c.op('Mul', [c.op('LeakyRelu', [h], { alpha: attr.float(0.2) }), c.param('q', [3, 1, 1])])],
-  ['Sigmoid', S, (c, h) => c.op('Sigmoid', [h])],
+  // Followed by a Mul: a model that ENDS in Sigmoid outputs probabilities, and its BCE is taken on the logits before it.
+  ['Sigmoid', S, (c, h) => c.op('Mul', [c.op('Sigmoid', [h]), c.param('q', [3, 1, 1], 0.5, 1)])],
   ['Tanh', S, (c, h) => c.op('Tanh', [h])],
   ['MaxPool 2x2', S, (c, h) => c.op('MaxPool', [h], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) })],
   ['AveragePool 2x2 stride 2', S, (c, h) => c.op('AveragePool', [h], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) })],
