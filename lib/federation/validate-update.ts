@@ -16,6 +16,7 @@ import { type BlobStore, ObjectChangedError, ObjectRefusedError, type ReadOption
 import { keys } from '../storage/keys.js';
 import { parseStrictJson } from '../util/strict-json.js';
 import { escapeUntrusted, quoteUntrusted } from '../util/untrusted-text.js';
+import { readRefusal } from '../site/refusal.js';
 import { readLedgerEntry } from './ledger.js';
 import type { ValidateInput } from './round-state.js';
 import { updatableInitializers } from './update.js';
@@ -55,12 +56,20 @@ export function rejected(siteId: string, reasons: Reason[]): SiteOutcome {
 /** Metadata keys that, when an update's header has them, must name this update's site, run and round. */
 const METADATA_IDS = { siteId: 'siteId', runId: 'runId', round: 'round' } as const;
 
+/** Carries a recorded refusal out of the checks: the site did not fail the gate, it declined the task. */
+class SiteRefusedTask extends Error {
+  constructor(readonly outcome: SiteOutcome) {
+    super('the site refused the task');
+  }
+}
+
 export async function validateUpdate(store: BlobStore, input: ValidateInput): Promise<SiteOutcome> {
   const reasons: Reason[] = [];
   try {
     const outcome = await checkUpdate(store, input, reasons);
     return outcome ?? rejected(input.siteId, reasons);
   } catch (err) {
+    if (err instanceof SiteRefusedTask) return err.outcome;
     // what a site controls (a link where an object should be, an object replaced while read) is its rejection, not the gate's crash
     if (err instanceof ObjectRefusedError) reasons.push({ code: 'not-a-regular-object', message: `${err.message.replace(/^s3:\/\/[^ ]+ is refused: /, `s3://${input.siteBucket}/… is refused: `)}` });
     else if (err instanceof ObjectChangedError) reasons.push({ code: 'changed-while-read', message: `${(err.context.key as string) ?? 'an object'} changed while the gate read it; a site writes its update and manifest once` });
@@ -73,6 +82,9 @@ async function readManifest(store: BlobStore, input: ValidateInput, reasons: Rea
   const key = keys.updateManifest(input.runId, input.round);
   const info = await store.head(input.siteBucket, key);
   if (!info) {
+    // a site whose policy refused the task recorded why instead of training: that is a failed site, with the rule
+    const refusal = await readRefusal(store, input.siteBucket, input.siteId, input.runId, input.round);
+    if (refusal) throw new SiteRefusedTask(refusal);
     reasons.push({ code: 'missing-manifest', message: `no update manifest at s3://${input.siteBucket}/${key}; the site's job writes manifest.json after its update` });
     return undefined;
   }

@@ -37,7 +37,8 @@ export const SitePolicySchema = z
 export type SitePolicy = z.infer<typeof SitePolicySchema>;
 
 /** The rule that refused a task: a policy field, or the policy itself. */
-export type PolicyRule = 'missing' | 'malformed' | 'expires' | 'enabled' | 'allowedModels' | 'allowedStrategies' | 'differentialPrivacy' | 'maxRounds' | 'maxLocalEpochs' | 'maxLocalSteps' | 'runIdPattern';
+export const POLICY_RULES = ['missing', 'malformed', 'expires', 'enabled', 'allowedModels', 'allowedStrategies', 'differentialPrivacy', 'maxRounds', 'maxLocalEpochs', 'maxLocalSteps', 'runIdPattern'] as const;
+export type PolicyRule = (typeof POLICY_RULES)[number];
 
 /** A policy as the site found it: loaded, or why not. */
 export type LoadedPolicy = { status: 'loaded'; policy: SitePolicy } | { status: 'missing' | 'malformed'; detail: string };

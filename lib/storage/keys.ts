@@ -36,6 +36,8 @@ export const keys = {
   updatesPrefix: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/`,
   update: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/update.safetensors`,
   updateManifest: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/manifest.json`,
+  /** written instead of an update by a job its site's policy refused: the rule, for lineage */
+  refusal: (runId: string, round: number) => `updates/${runPrefix(runId)}rounds/${pad(round)}/refusal.json`,
   /** the site policy of a site training in its own account (written by the hospital, read by its job) */
   sitePolicy: () => 'site-policy/site-policy.json',
 };

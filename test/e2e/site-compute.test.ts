@@ -84,10 +84,12 @@ describe('sites in every placement', () => {
     expect(sites.find((s) => s.siteId === 'site-3')).toEqual({ siteId: 'site-3', status: 'failed', error: 'site-policy: enabled' });
     expect(sites.find((s) => s.siteId === 'site-4')).toEqual({ siteId: 'site-4', status: 'failed', error: 'site-policy: missing' });
     expect(sites.find((s) => s.siteId === 'site-5')).toEqual({ siteId: 'site-5', status: 'failed', error: 'site-policy: allowedModels' });
-    // the site-account job refuses inside the hospital's account: its site fails, the job says why
-    expect(sites.find((s) => s.siteId === 'site-2')).toMatchObject({ status: 'failed' });
-    const job = events.find((e) => e.type === 'job-finished' && e.siteId === 'site-2');
-    expect(job && job.type === 'job-finished' ? job.error : '').toMatch(/site-policy: allowedStrategies: strategy "fedavg" is not allowed; allowed: median/);
+    // the site-account job refuses inside the hospital's account and records why under updates/:
+    // the gate turns the record into the failed site, with the rule, as the agent's failure does
+    expect(sites.find((s) => s.siteId === 'site-2')).toMatchObject({ status: 'failed', error: 'site-policy: allowedStrategies' });
+    const refused = sites.find((s) => s.siteId === 'site-2');
+    expect(refused?.status === 'failed' && refused.cause).toMatch(/strategy "fedavg" is not allowed; allowed: median/);
+    expect(events.some((e) => e.type === 'job-finished' && e.siteId === 'site-2' && e.ok)).toBe(true);
     // nothing was trained at the refusing sites
     const store = new FolderBlobStore(r.storageRoot);
     for (const site of ['site-3', 'site-4', 'site-5']) expect(await store.list(`fedrad-local-${site}`, 'updates/')).toEqual([]);
