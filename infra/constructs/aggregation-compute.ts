@@ -12,6 +12,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { SiteStorage } from './site-storage.js';
+import { grantObjectReads, grantObjectWrites } from './object-grants.js';
+import { JOB_USER } from './site-job-definition.js';
 import { grantUpdateReads } from './update-readers.js';
 
 export interface AggregationComputeProps {
@@ -47,7 +49,8 @@ export class AggregationCompute extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'fedrad aggregation on Batch: site updates/ (never data/), the models bucket runs/',
     });
-    props.modelsBucket.grantReadWrite(this.role, 'runs/*');
+    grantObjectReads(props.modelsBucket, this.role, 'runs/*');
+    grantObjectWrites(props.modelsBucket, this.role, 'runs/*/aggregation/*');
     grantUpdateReads(this.role, props.sites);
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       timeout: props.timeout,
@@ -61,6 +64,7 @@ export class AggregationCompute extends Construct {
         assignPublicIp: false,
         fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
         readonlyRootFilesystem: true, // it streams from and to S3; nothing is written locally
+        user: JOB_USER,
         logging: ecs.LogDriver.awsLogs({ streamPrefix: 'aggregate', logGroup: props.logGroup }),
         environment: { NODE_OPTIONS: `--max-old-space-size=${Math.floor(props.memoryGiB * 1024 * 0.9)}` },
       }),

@@ -11,6 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { keys } from '../../lib/storage/keys.js';
 import { LogKey } from './log-key.js';
+import { grantObjectReads } from './object-grants.js';
 import { SiteJobDefinition } from './site-job-definition.js';
 import { TrainingCompute } from './training-compute.js';
 
@@ -71,7 +72,7 @@ export class SiteCompute extends Construct {
       // the job refuses to train unless this object holds a policy that allows the task
       environment: { FEDRAD_SITE_POLICY_KEY: keys.sitePolicy() },
     });
-    props.siteBucket.grantRead(this.job.role, keys.sitePolicy());
+    grantObjectReads(props.siteBucket, this.job.role, keys.sitePolicy());
     // The models bucket's key lives in the central account; its id is not known here. Decrypt only
     // through S3 and only for that bucket (the central key policy grants this role the same).
     this.job.role.addToPrincipalPolicy(

@@ -17,6 +17,7 @@ import { SiteAgentQueue } from '../constructs/site-agent-queue.js';
 import type { SiteRef } from '../../lib/federation/round-state.js';
 import type { SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { grantUpdateReads } from '../constructs/update-readers.js';
+import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
 
@@ -53,12 +54,11 @@ export class OrchestrationStack extends Stack {
     const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
     const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration, roleName?: string) =>
       new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency, roleName });
-    // Sites in their own accounts trust the update readers by role name.
-    const remote = [...data.sites.values()].some((s) => s.remote);
+    // Site keys and buckets (and sites in their own accounts) name the update readers by role name.
     this.functions = {
       prepareRun: make('PrepareRun', 'prepare-run', 2),
-      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, remote ? updateReaderRoleName(config.federation, 'validate-update') : undefined),
-      aggregateRound: make('AggregateRound', 'aggregate-round', 2, AGGREGATE_MEMORY_MB, Duration.seconds(AGGREGATE_TIMEOUT_S), remote ? updateReaderRoleName(config.federation, 'aggregate-round') : undefined),
+      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, updateReaderRoleName(config.federation, 'validate-update')),
+      aggregateRound: make('AggregateRound', 'aggregate-round', 2, AGGREGATE_MEMORY_MB, Duration.seconds(AGGREGATE_TIMEOUT_S), updateReaderRoleName(config.federation, 'aggregate-round')),
       batchAggregation: make('BatchAggregation', 'batch-aggregation', 4),
       finishRun: make('FinishRun', 'finish-run', 2),
     };
@@ -68,11 +68,10 @@ export class OrchestrationStack extends Stack {
     prepareRun.fn.addEnvironment('FEDRAD_AGGREGATE_TIMEOUT_S', String(AGGREGATE_TIMEOUT_S));
     prepareRun.fn.addEnvironment('FEDRAD_BATCH_AGGREGATE_MEMORY_MB', String(config.aggregationMemoryGiB * 1024));
     // Stages the Batch path's input and loads its result: runs/<id>/aggregation/ only.
-    data.modelsBucket.grantReadWrite(batchAggregation.fn, 'runs/*/aggregation/*');
-    data.modelsBucket.grantReadWrite(prepareRun.fn, 'runs/*');
-    data.modelsBucket.grantRead(validateUpdate.fn, 'runs/*');
-    data.modelsBucket.grantReadWrite(aggregateRound.fn, 'runs/*');
-    data.modelsBucket.grantReadWrite(finishRun.fn, 'runs/*');
+    // Models bucket: PutObject only (no DeleteObject*; Object Lock keeps every version).
+    for (const fn of [batchAggregation, prepareRun, validateUpdate, aggregateRound, finishRun]) grantObjectReads(data.modelsBucket, fn.fn, fn === batchAggregation ? 'runs/*/aggregation/*' : 'runs/*');
+    grantObjectWrites(data.modelsBucket, batchAggregation.fn, 'runs/*/aggregation/*');
+    for (const fn of [prepareRun, aggregateRound, finishRun]) grantObjectWrites(data.modelsBucket, fn.fn, 'runs/*');
     grantUpdateReads(validateUpdate.fn, data.sites.values());
     grantUpdateReads(aggregateRound.fn, data.sites.values());
     this.workflow = new RoundWorkflow(this, 'Workflow', {

@@ -17,9 +17,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '../constructs/buckets.js';
+import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
+import { adminOnlyKeyPolicy, breakGlassRole, protectSiteData } from '../constructs/site-protection.js';
 import { keys } from '../../lib/storage/keys.js';
 import { SiteCompute } from '../constructs/site-compute.js';
-import { roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
+import { breakGlassRoleName, roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_OBJECTS, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -50,6 +52,7 @@ export class SiteAccountStack extends Stack {
       description: `fedrad ${config.federation}: data and updates of ${site.displayName}`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      policy: adminOnlyKeyPolicy(this),
     });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName,
@@ -63,6 +66,7 @@ export class SiteAccountStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: `${site.id}/`,
       removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
     denyUnencryptedUploads(this.bucket, this.key);
     denyUpdateOverwrites(this.bucket);
@@ -97,15 +101,21 @@ export class SiteAccountStack extends Stack {
       // The training job's role here: trusted by exactly one role of the central account.
       this.role = new iam.Role(this, 'SiteAccessRole', {
         roleName: siteAccessRoleName(config.federation, site.id),
-        assumedBy: centralRole(siteJobRoleName(config.federation, site.id)),
+        // the job passes this external id (FEDRAD_SITE_EXTERNAL_ID): the role's name, known to both sides
+        assumedBy: centralRole(siteJobRoleName(config.federation, site.id)).withConditions({ StringEquals: { 'sts:ExternalId': siteAccessRoleName(config.federation, site.id) } }),
         maxSessionDuration: Duration.hours(12),
         description: `fedrad ${config.federation}: the federation's training job for ${site.id} reads data/ and writes updates/ here`,
       });
-      this.bucket.grantRead(this.role, 'data/*');
-      this.bucket.grantRead(this.role, 'updates/*');
-      this.bucket.grantPut(this.role, 'updates/*');
+      grantObjectReads(this.bucket, this.role, 'data/*', ...UPDATE_OBJECTS);
+      grantObjectWrites(this.bucket, this.role, ...UPDATE_OBJECTS);
       new CfnOutput(this, 'SiteRoleArn', { value: this.role.roleArn });
     }
+
+    // data/: the training role and the hospital's break-glass role only, whatever else IAM allows here
+    const breakGlass = breakGlassRole(this, 'BreakGlass', breakGlassRoleName(config.federation));
+    grantObjectReads(this.bucket, breakGlass, 'data/*');
+    const trainingRole = this.role?.roleArn ?? this.compute!.job.role.roleArn;
+    protectSiteData({ bucket: this.bucket, bucketName, key: this.key, dataRoleArns: [trainingRole], updateRoleArns: [], breakGlassRoleArn: breakGlass.roleArn, region });
 
     // The central gate and aggregation (function or Batch job): updates/ only, by bucket policy and by key policy.
     const readers = UPDATE_READERS.map((reader) => centralRole(updateReaderRoleName(config.federation, reader)));

@@ -58,7 +58,6 @@ export class TrainingStack extends Stack {
       exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'],
     });
     const logGroup = this.logKey.logGroup(this, 'JobLogs');
-    const remoteSites = config.sites.some((site) => site.account);
     this.aggregation = new AggregationCompute(this, 'Aggregation', {
       vpc: this.vpc,
       securityGroup: this.compute.securityGroup,
@@ -69,14 +68,14 @@ export class TrainingStack extends Stack {
       modelsBucket: data.modelsBucket,
       sites: data.sites.values(),
       logGroup,
-      roleName: remoteSites ? updateReaderRoleName(config.federation, 'aggregate-job') : undefined,
+      roleName: updateReaderRoleName(config.federation, 'aggregate-job'), // site keys name it
     });
     this.jobs = new Map(
       // sites training in their own account or on their own machine have no job here
       config.sites.filter((site) => site.compute === 'central').map((site) => {
         const storage = data.sites.get(site.id)!;
         const remote = storage.remote ? { ...storage.remote, jobRoleName: siteJobRoleName(config.federation, site.id) } : undefined;
-        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote })];
+        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote, roleName: siteJobRoleName(config.federation, site.id) })];
       }),
     );
   }

@@ -178,11 +178,11 @@ export const RULES: Rule[] = [
   },
   {
     name: 'cross-account-trust-external-id',
-    description: 'A role trusted by another account requires sts:ExternalId.',
+    description: 'A role trusted by an AWS principal requires sts:ExternalId (a person assuming the break-glass role: MFA instead).',
     check: (templates) =>
       policyDocuments(templates)
         .filter((d) => d.kind === 'trust')
-        .flatMap((d) => d.statements.filter((s) => s.Effect === 'Allow' && principals(s).some((p) => p.startsWith('AWS:')) && !conditionKeys(s).includes('sts:externalid')).map((s) => `${d.stack}/${d.id}: trusted by ${principals(s).join(',')} without sts:ExternalId`)),
+        .flatMap((d) => d.statements.filter((s) => s.Effect === 'Allow' && principals(s).some((p) => p.startsWith('AWS:')) && !conditionKeys(s).includes('sts:externalid') && !conditionKeys(s).includes('aws:multifactorauthpresent')).map((s) => `${d.stack}/${d.id}: trusted by ${principals(s).join(',')} without sts:ExternalId`)),
   },
   {
     name: 'endpoint-policies',
