@@ -18,7 +18,6 @@ import { grantUpdateReads } from './update-readers.js';
 
 export interface AggregationComputeProps {
   vpc: ec2.IVpc;
-  securityGroup: ec2.ISecurityGroup;
   image: ecs.ContainerImage;
   vcpus: number;
   memoryGiB: number;
@@ -37,10 +36,13 @@ export class AggregationCompute extends Construct {
 
   constructor(scope: Construct, id: string, props: AggregationComputeProps) {
     super(scope, id);
+    // its own group: HTTPS out only (the isolated subnets route it to the VPC endpoints alone)
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'fedrad aggregation jobs: HTTPS to the VPC endpoints', allowAllOutbound: false });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs through the VPC endpoints (no other route)');
     const environment = new batch.FargateComputeEnvironment(this, 'Fargate', {
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [props.securityGroup],
+      securityGroups: [securityGroup],
       maxvCpus: Math.max(16, props.vcpus * 2),
     });
     this.queue = new batch.JobQueue(this, 'Queue', { computeEnvironments: [{ computeEnvironment: environment, order: 1 }] });

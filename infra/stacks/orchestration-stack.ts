@@ -51,7 +51,8 @@ export class OrchestrationStack extends Stack {
     const sites = config.sites.map((s) => siteRef(this, config, s, data, training, this.agentQueues));
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };
     const logKey = new LogKey(this, 'LogKey');
-    const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
+    const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: false });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs through the VPC endpoints (no other route)');
     const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration, roleName?: string) =>
       new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency, roleName });
     // Site keys and buckets (and sites in their own accounts) name the update readers by role name.
@@ -80,6 +81,7 @@ export class OrchestrationStack extends Stack {
       aggregateRound: aggregateRound.fn,
       finishRun: finishRun.fn,
       jobQueue: training.compute.queue,
+      trainingJobDefinitionArns: [...training.jobs.values()].map((j) => j.jobDefinition.jobDefinitionArn),
       batchAggregation: { stageAndLoad: batchAggregation.fn, jobQueue: training.aggregation.queue, jobDefinition: training.aggregation.jobDefinition, timeout: Duration.hours(6) },
       trainingConcurrency: config.trainingConcurrency,
       siteAccounts: config.sites.some((s) => s.compute === 'site-account')
@@ -102,7 +104,7 @@ export class OrchestrationStack extends Stack {
     });
     if (config.schedule) {
       this.schedule = new RunSchedule(this, 'Schedule', { runMachine: this.workflow.runMachine, expression: config.schedule.expression, timezone: config.schedule.timezone, runInput: config.schedule.runInput, key: opsKey });
-      opsKey.grant(new iam.ServicePrincipal('scheduler.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+      opsKey.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.ServicePrincipal('scheduler.amazonaws.com')], actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: ['*'], conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }));
     }
   }
 }

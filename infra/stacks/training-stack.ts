@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { isolatedNetwork } from '../constructs/isolated-network.js';
 import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
 import { TrainingCompute } from '../constructs/training-compute.js';
@@ -31,27 +32,9 @@ export class TrainingStack extends Stack {
     super(scope, id, props);
     const { config, data } = props;
     this.logKey = new LogKey(this, 'LogKey');
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL, destination: ec2.FlowLogDestination.toCloudWatchLogs(this.logKey.logGroup(this, 'FlowLogs')) } },
-    });
-    for (const [name, service] of Object.entries({
-      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-      Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
-      EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
-      EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
-      Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
-      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
-      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-    })) {
-      this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
-    }
+    // the functions' and jobs' network: every bucket of the federation, nothing else (isolated-network.ts)
+    const buckets = [...[...data.sites.values()].map((s) => s.bucket.bucketArn), data.modelsBucket.bucketArn];
+    this.vpc = isolatedNetwork(this, { logKey: this.logKey, services: ['EcrApi', 'EcrDocker', 'Ecs', 'EcsAgent', 'EcsTelemetry', 'Logs', 'Sts', 'Kms', 'XRay', 'StepFunctions'], bucketArns: buckets }).vpc;
     this.compute = new TrainingCompute(this, 'Compute', { vpc: this.vpc, instanceTypes: config.gpuInstanceTypes, maxVcpus: config.maxVcpus, warmVcpus: config.warmVcpus, runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes) });
     const image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
       file: 'functions/train-site/Dockerfile',
@@ -60,7 +43,6 @@ export class TrainingStack extends Stack {
     const logGroup = this.logKey.logGroup(this, 'JobLogs');
     this.aggregation = new AggregationCompute(this, 'Aggregation', {
       vpc: this.vpc,
-      securityGroup: this.compute.securityGroup,
       image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/aggregate-round/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
       vcpus: config.aggregationVcpus,
       memoryGiB: config.aggregationMemoryGiB,

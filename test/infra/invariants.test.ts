@@ -7,24 +7,12 @@ import { App } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../infra/config.js';
+import { COVERAGE_CONFIG } from '../../infra/coverage-config.js';
 import { buildFedrad, type FedradStacks } from '../../infra/fedrad.js';
 import { RULES, type Templates, violations } from './invariants.js';
 
 const CONTEXT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true };
-export const ALL_MODES = {
-  federation: 'inv',
-  centralAccount: '111111111111',
-  region: 'eu-west-2',
-  schedule: { expression: 'cron(0 2 ? * SUN *)', timezone: 'Europe/London' },
-  notificationEmail: 'ml-ops@example.org',
-  sites: [
-    { id: 'here', displayName: 'Central site' },
-    { id: 'existing', displayName: 'Existing bucket', existingBucket: 'hospital-imaging-archive' },
-    { id: 'remote', displayName: 'Data in its account', account: '222222222222' },
-    { id: 'own', displayName: 'Trains in its account', account: '333333333333', compute: 'site-account' },
-    { id: 'onprem', displayName: 'Trains on its machine', compute: 'on-premises' },
-  ],
-};
+const ALL_MODES = COVERAGE_CONFIG;
 const CENTRAL_ONLY = { federation: 'plain', sites: [{ id: 'a', displayName: 'A' }, { id: 'b', displayName: 'B' }] };
 
 function synth(raw: unknown, mutate?: (stacks: FedradStacks) => void): Templates {
@@ -37,7 +25,7 @@ function synth(raw: unknown, mutate?: (stacks: FedradStacks) => void): Templates
 describe('security invariants', () => {
   it('hold in every template of a federation with sites in every compute mode', () => {
     const templates = synth(ALL_MODES);
-    expect(Object.keys(templates).sort()).toEqual(['fedrad-inv-data', 'fedrad-inv-orchestration', 'fedrad-inv-site-own', 'fedrad-inv-site-remote', 'fedrad-inv-training']);
+    expect(Object.keys(templates).sort()).toEqual(['fedrad-coverage-data', 'fedrad-coverage-orchestration', 'fedrad-coverage-site-own', 'fedrad-coverage-site-remote', 'fedrad-coverage-training']);
     expect(violations(templates)).toEqual([]);
   });
 
@@ -51,7 +39,7 @@ describe('security invariants', () => {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 'kms:Decrypt'], resources: ['*'] }));
     });
     const found = violations(templates);
-    expect(found.some((v) => v.startsWith('no-wildcard-read fedrad-inv-training/') && v.includes('s3:GetObject,kms:Decrypt on *'))).toBe(true);
+    expect(found.some((v) => v.startsWith('no-wildcard-read fedrad-coverage-training/') && v.includes('s3:GetObject,kms:Decrypt on *'))).toBe(true);
   });
 
   it('fail when a site key lets the account decrypt, or a site bucket loses its data/ deny (mutation)', () => {
@@ -59,11 +47,11 @@ describe('security invariants', () => {
       stacks.data.sites.get('here')!.key!.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.AccountRootPrincipal()], actions: ['kms:Decrypt'], resources: ['*'] }));
     });
     expect(violations(templates).filter((v) => v.startsWith('site-key-decrypt-pinned'))).toHaveLength(1);
-    const site = templates['fedrad-inv-site-own'];
+    const site = templates['fedrad-coverage-site-own'];
     for (const r of Object.values(site.Resources!)) {
       if (r.Type === 'AWS::S3::BucketPolicy') r.Properties!.PolicyDocument.Statement = r.Properties!.PolicyDocument.Statement.filter((s: { Sid?: string }) => !/^Deny.*Data/.test(s.Sid ?? ''));
     }
-    expect(violations(templates).filter((v) => v.startsWith('site-data-denied-to-others fedrad-inv-site-own/')).length).toBeGreaterThanOrEqual(1);
+    expect(violations(templates).filter((v) => v.startsWith('site-data-denied-to-others fedrad-coverage-site-own/')).length).toBeGreaterThanOrEqual(1);
   });
 
   it('describes every rule', () => {

@@ -62,6 +62,8 @@ export function policyDocuments(templates: Templates): Doc[] {
 }
 
 const READS = ['s3:GetObject', 'kms:Decrypt'];
+/** Policies that filter rather than grant ("*" in a key policy is the key itself; an endpoint policy only narrows what IAM allows): checked by their own rules. */
+const GUARDS = ['AWS::KMS::Key', 'AWS::EC2::VPCEndpoint'];
 const isEverything = (resource: string) => resource === '*' || /^arn:[^:]*:s3:::\*/.test(resource) || /^arn:[^:<>]*:kms:\*/.test(resource);
 
 /** Principals of a statement as text ("*" for anyone). */
@@ -101,7 +103,7 @@ export const RULES: Rule[] = [
     description: 'No Allow of s3:GetObject or kms:Decrypt (or a wildcard covering them) on every resource, in any identity or resource policy.',
     check: (templates) =>
       policyDocuments(templates)
-        .filter((d) => d.kind === 'identity' || (d.kind === 'resource' && d.type !== 'AWS::KMS::Key'))
+        .filter((d) => d.kind === 'identity' || (d.kind === 'resource' && !GUARDS.includes(d.type)))
         .flatMap((d) => d.statements.filter((s) => grantsAny(s, READS) && resources(s).some(isEverything)).map((s) => `${d.stack}/${d.id}: allows ${actionsOf(s).join(',')} on ${resources(s).join(',')}`)),
   },
   {
@@ -164,17 +166,17 @@ export const RULES: Rule[] = [
     name: 'submit-job-named',
     description: 'batch:SubmitJob names job definitions (no job-definition/* or *).',
     check: (templates) =>
-      policyDocuments(templates).flatMap((d) =>
+      policyDocuments(templates).filter((d) => d.type !== 'AWS::EC2::VPCEndpoint').flatMap((d) =>
         d.statements.filter((s) => grantsAny(s, ['batch:SubmitJob']) && resources(s).some((r) => r === '*' || /job-definition\/\*$/.test(r))).map((s) => `${d.stack}/${d.id}: batch:SubmitJob on ${resources(s).join(',')}`),
       ),
   },
   {
     name: 'service-grants-scoped',
-    description: 'Key, topic and queue policies grant AWS services only with aws:SourceAccount or aws:SourceArn.',
+    description: 'Key, topic and queue policies grant AWS services only with aws:SourceAccount or aws:SourceArn (CloudWatch Logs: the log-group encryption context of this account).',
     check: (templates) =>
       policyDocuments(templates)
         .filter((d) => d.kind === 'resource' && d.type !== 'AWS::EC2::VPCEndpoint')
-        .flatMap((d) => d.statements.filter((s) => s.Effect === 'Allow' && principals(s).some((p) => p.startsWith('Service:')) && !conditionKeys(s).some((k) => k === 'aws:sourcearn' || k === 'aws:sourceaccount')).map((s) => `${d.stack}/${d.id}: ${principals(s).join(',')} allowed ${actionsOf(s).join(',')} without aws:SourceAccount/aws:SourceArn`)),
+        .flatMap((d) => d.statements.filter((s) => s.Effect === 'Allow' && principals(s).some((p) => p.startsWith('Service:')) && !conditionKeys(s).some((k) => k === 'aws:sourcearn' || k === 'aws:sourceaccount' || k === 'kms:encryptioncontext:aws:logs:arn')).map((s) => `${d.stack}/${d.id}: ${principals(s).join(',')} allowed ${actionsOf(s).join(',')} without aws:SourceAccount/aws:SourceArn`)),
   },
   {
     name: 'cross-account-trust-external-id',
