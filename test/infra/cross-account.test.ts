@@ -72,7 +72,7 @@ describe('the site stack (deployed in the hospital account)', () => {
     const s3 = policiesOf(site, roleId).filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
     expect(objects.length).toBeGreaterThan(0);
-    for (const r of objects) expect(r).toMatch(/\/(data|updates)\/\*/);
+    for (const r of objects) expect(r).toMatch(/\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json))"/);
     const writes = s3.filter((s) => list(s.Action).some((a) => a.startsWith('s3:PutObject')));
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).not.toMatch(/data\//);
   });
@@ -81,9 +81,10 @@ describe('the site stack (deployed in the hospital account)', () => {
     const readers = UPDATE_READERS.map((reader) => `:iam::${CENTRAL}:role/${updateReaderRoleName('xacct', reader)}`);
     expect(readers).toHaveLength(3); // the gate, the aggregation function and the aggregation Batch job
     const bucketStatements = Object.values(site.findResources('AWS::S3::BucketPolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
-    expect(bucketStatements).toHaveLength(1);
+    expect(bucketStatements).toHaveLength(2); // the central readers, and the log delivery service
+    bucketStatements.sort((a, b) => Number(JSON.stringify(b.Principal).includes(CENTRAL)) - Number(JSON.stringify(a.Principal).includes(CENTRAL)));
     for (const r of readers) expect(JSON.stringify(bucketStatements[0].Principal)).toContain(r);
-    expect(list(bucketStatements[0].Action)).toEqual(['s3:GetObject']);
+    expect(list(bucketStatements[0].Action)).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
     expect(JSON.stringify(bucketStatements[0].Resource)).toMatch(/\/updates\/\*"/);
     const keyStatements = Object.values(site.findResources('AWS::KMS::Key')).flatMap((k) => k.Properties.KeyPolicy.Statement as Statement[]);
     const central = keyStatements.filter((s) => JSON.stringify(s.Principal).includes(CENTRAL));
