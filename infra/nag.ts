@@ -1,7 +1,8 @@
 // cdk-nag (AwsSolutions and HIPAA.Security) for the whole app, and every finding we accept with
 // the reason a reviewer needs. cdk-nag 3 acknowledges one finding id on one construct at a time, so
 // the accepted findings are listed here as patterns with their reasons and applied to each match.
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks, HIPAASecurityChecks, type NagPack } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -10,6 +11,9 @@ export interface Acknowledgement {
   finding: RegExp;
   /** matched against the violating construct's path */
   path?: RegExp;
+  /** for a Resource::* finding: every action the policy allows on "*" must match, or the finding stays open
+   * (cdk-nag names no action in it, so a data read added beside an X-Ray action would otherwise pass) */
+  wildcardActions?: RegExp;
   reason: string;
 }
 
@@ -25,10 +29,10 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
   { finding: /^AwsSolutions-IAM5\[Resource::.*\/runs\/\*\/aggregation\/\*\]$/, path: /\/(BatchAggregation\/Function\/ServiceRole|Aggregation\/JobRole)\/DefaultPolicy\//, reason: "Staging a round's input for the Batch aggregation and writing its result: runs/<runId>/aggregation/<round>/ of the models bucket only (PutObject, no delete); run ids are chosen at start." },
   { finding: /^AwsSolutions-IAM5\[Resource::.*\/runs\/\*\/rounds\/\*\/global\.onnx\]$/, path: /\/(Job-[^/]+\/JobRole|Agent-[^/]+\/AgentRole)\/DefaultPolicy\//, reason: 'Trainers read global models only: runs/<runId>/rounds/<round>/global.onnx, run and round unknown in advance.' },
   { finding: /^AwsSolutions-IAM5\[Resource::.*\/runs\/\*\]$/, path: /\/(PrepareRun|ValidateUpdate|AggregateRound|FinishRun)\/(Function\/ServiceRole|Role)\/DefaultPolicy\/|\/Aggregation\/JobRole\/DefaultPolicy\//, reason: 'The central functions read, and (prepare, aggregate, finish) write with PutObject only, run records, models, lineage and reports under runs/ of the models bucket; run ids are chosen at start. Object Lock keeps every version, and nobody may bypass it.' },
-  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/(PrepareRun|ValidateUpdate|AggregateRound|BatchAggregation|FinishRun)\/(Function\/ServiceRole|Role)\/DefaultPolicy\/|\/Workflow\/(RunMachine\/Role|RoundMachine\/Role|RoundMachineRole)\/DefaultPolicy\//, reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (functions and state machines) and the CloudWatch Logs delivery actions Step Functions logging requires: actions that take no resource. No data action.' },
-  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Container\/ExecutionRole\/DefaultPolicy\//, reason: "ecr:GetAuthorizationToken for a job's execution role (pulls its image): the action takes no resource. No data action." },
-  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Training\/SubmitRole\/DefaultPolicy\//, reason: "batch:DescribeJobs for the role the federation's round machine assumes in a hospital's account (it watches its job): the action takes no resource. No data action." },
-  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Agent-[^/]+\/AgentRole\/DefaultPolicy\//, reason: "states:SendTaskSuccess/Failure/Heartbeat for an on-premises agent: the task token is the capability and the actions take no resource. No data action." },
+  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/(PrepareRun|ValidateUpdate|AggregateRound|BatchAggregation|FinishRun)\/(Function\/ServiceRole|Role)\/DefaultPolicy\/|\/Workflow\/(RunMachine\/Role|RoundMachine\/Role|RoundMachineRole)\/DefaultPolicy\//, wildcardActions: /^(xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$/, reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (functions and state machines) and the CloudWatch Logs delivery actions Step Functions logging requires: actions that take no resource. No data action.' },
+  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Container\/ExecutionRole\/DefaultPolicy\//, wildcardActions: /^ecr:GetAuthorizationToken$/, reason: "ecr:GetAuthorizationToken for a job's execution role (pulls its image): the action takes no resource. No data action." },
+  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Training\/SubmitRole\/DefaultPolicy\//, wildcardActions: /^batch:DescribeJobs$/, reason: "batch:DescribeJobs for the role the federation's round machine assumes in a hospital's account (it watches its job): the action takes no resource. No data action." },
+  { finding: /^AwsSolutions-IAM5\[Resource::\*\]$/, path: /\/Agent-[^/]+\/AgentRole\/DefaultPolicy\//, wildcardActions: /^states:SendTask(Success|Failure|Heartbeat)$/, reason: "states:SendTaskSuccess/Failure/Heartbeat for an on-premises agent: the task token is the capability and the actions take no resource. No data action." },
   { finding: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:kms:[a-z0-9-]+:\d{12}:key\/\*\]$/, path: /\/Training\/Job-[^/]+\/JobRole\//, reason: "A site-account site's job role decrypts the round's global model with the federation's models key, whose id this account cannot know: only via S3 and only for the models bucket (conditions); the central key policy grants this role the same and no more." },
   { finding: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:batch:[a-z0-9-]+:\d{12}:(job-definition\/[\w-]+:\*|job\/\*)\]$/, path: /\/Training\/SubmitRole\//, reason: "The role the federation's round machine assumes in a hospital account submits to one named job definition (any revision) and queue, and may stop that account's jobs (job ids are generated per submission)." },
   { finding: /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>:\*\]$/, path: /\/Workflow\/(RunMachine\/Role|RoundMachine\/Role|RoundMachineRole)\/DefaultPolicy\//, reason: 'Step Functions may invoke any version or alias of its own task functions (the ARN with its qualifier); the functions are named.' },
@@ -58,6 +62,17 @@ function constructsByPath(app: App): Map<string, IConstruct> {
   return new Map(app.node.findAll().map((c) => [c.node.path, c]));
 }
 
+/** The actions a policy construct allows on "*" (undefined when the construct is no IAM policy). */
+function actionsOnEverything(c: IConstruct | undefined): string[] | undefined {
+  if (!(c instanceof iam.CfnPolicy)) return undefined;
+  const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+  const doc = Stack.of(c).resolve(c.policyDocument) as { Statement: Array<{ Effect: string; Action?: string | string[]; Resource?: unknown }> };
+  return doc.Statement.filter((s) => s.Effect === 'Allow' && list(s.Resource).includes('*')).flatMap((s) => list(s.Action));
+}
+
+const applies = (a: Acknowledgement, rule: string, path: string, construct: IConstruct | undefined) =>
+  a.finding.test(rule) && (!a.path || a.path.test(path)) && (!a.wildcardActions || (actionsOnEverything(construct) ?? ['(not a policy)']).every((x) => a.wildcardActions!.test(x)));
+
 /** Runs both packs over the synthesized app, acknowledges the accepted findings; returns every finding. */
 export function runNag(app: App): PackReport[] {
   const byPath = constructsByPath(app);
@@ -68,7 +83,7 @@ export function runNag(app: App): PackReport[] {
     for (const v of report.violations) {
       for (const r of v.violatingResources) {
         const path = r.constructPath ?? '';
-        const ack = ACKNOWLEDGEMENTS.find((a) => a.finding.test(v.ruleName) && (!a.path || a.path.test(path)));
+        const ack = ACKNOWLEDGEMENTS.find((a) => applies(a, v.ruleName, path, byPath.get(path)));
         if (ack) {
           // validateScope matches the bare id; the synth-time plugin, the id behind the pack's name
           const target = Validations.of(byPath.get(path)!);
