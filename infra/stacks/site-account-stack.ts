@@ -8,9 +8,7 @@
 // changing this stack alone; every assumed session is in its CloudTrail, named by run, round and site.
 // With compute "site-account" the training runs here as well (constructs/site-compute.ts): no role
 // of the central account can then read data/, and the federation only submits jobs to this account.
-import { join } from 'node:path';
 import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -20,10 +18,10 @@ import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '.
 import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
 import { adminOnlyKeyPolicy, breakGlassRole, protectSiteData } from '../constructs/site-protection.js';
 import { keys } from '../../lib/storage/keys.js';
+import { jobImage } from '../constructs/images.js';
 import { SiteCompute } from '../constructs/site-compute.js';
 import { breakGlassRoleName, roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_OBJECTS, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface SiteAccountStackProps extends StackProps {
   config: DeploymentConfig;
@@ -80,7 +78,7 @@ export class SiteAccountStack extends Stack {
         modelsBucket: s3.Bucket.fromBucketName(this, 'ModelsBucket', modelsBucketName.valueAsString),
         centralAccount: central,
         centralRegion: config.region!,
-        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/train-site/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+        image: jobImage(config, 'training'),
         instanceTypes: config.gpuInstanceTypes,
         maxVcpus: config.maxVcpus,
         warmVcpus: config.warmVcpus,

@@ -2,10 +2,9 @@
 // running the train-site image (built from functions/train-site/Dockerfile at deploy time).
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
-import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { jobImage } from '../constructs/images.js';
 import { isolatedNetwork } from '../constructs/isolated-network.js';
 import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
@@ -19,7 +18,6 @@ export interface TrainingStackProps extends StackProps {
   data: DataStack;
 }
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export class TrainingStack extends Stack {
   readonly compute: TrainingCompute;
@@ -36,14 +34,11 @@ export class TrainingStack extends Stack {
     const buckets = [...[...data.sites.values()].map((s) => s.bucket.bucketArn), data.modelsBucket.bucketArn];
     this.vpc = isolatedNetwork(this, { logKey: this.logKey, services: ['EcrApi', 'EcrDocker', 'Ecs', 'EcsAgent', 'EcsTelemetry', 'Logs', 'Sts', 'Kms', 'XRay', 'StepFunctions'], bucketArns: buckets }).vpc;
     this.compute = new TrainingCompute(this, 'Compute', { vpc: this.vpc, instanceTypes: config.gpuInstanceTypes, maxVcpus: config.maxVcpus, warmVcpus: config.warmVcpus, runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes) });
-    const image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
-      file: 'functions/train-site/Dockerfile',
-      exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'],
-    });
+    const image = jobImage(config, 'training');
     const logGroup = this.logKey.logGroup(this, 'JobLogs');
     this.aggregation = new AggregationCompute(this, 'Aggregation', {
       vpc: this.vpc,
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/aggregate-round/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+      image: jobImage(config, 'aggregation'),
       vcpus: config.aggregationVcpus,
       memoryGiB: config.aggregationMemoryGiB,
       timeout: Duration.hours(6),
