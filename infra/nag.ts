@@ -47,7 +47,7 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
   // Functions and buckets
   { finding: /^HIPAA\.Security-LambdaDLQ$/, reason: 'Invoked synchronously by Step Functions only: a failure returns to the execution, which retries transient errors and records the rest; a DLQ would never receive events.' },
   { finding: /^AwsSolutions-SQS3$/, path: /\/Schedule\/DeadLetters\//, reason: "This queue is the schedule's dead-letter queue (EventBridge Scheduler puts failed starts in it); a dead-letter queue of its own would never be used." },
-  { finding: /^HIPAA\.Security-S3BucketReplicationEnabled$/, reason: "Site data must stay in the site's bucket and region (data residency); durability comes from S3 and versioning, and models can be re-derived from lineage." },
+  { finding: /^HIPAA\.Security-S3BucketReplicationEnabled$/, reason: "Site data must stay in the site's bucket and region (data residency); durability comes from S3 and versioning, and models can be re-derived from lineage. The data-event trail's bucket is versioned and its log files are digest-validated; an organization trail may copy them elsewhere." },
   { finding: /^HIPAA\.Security-S3DefaultEncryptionKMS$/, path: /\/AccessLogs\//, reason: 'The S3 access-log bucket: the log delivery service writes only with SSE-S3; it holds request logs, not patient data.' },
 ];
 

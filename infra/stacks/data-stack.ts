@@ -7,7 +7,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads } from '../constructs/buckets.js';
+import { DataEvents } from '../constructs/data-events.js';
 import { grantGlobalModelReads } from '../constructs/global-model-readers.js';
+import { LogKey } from '../constructs/log-key.js';
 import { SiteStorage } from '../constructs/site-storage.js';
 import { breakGlassRole } from '../constructs/site-protection.js';
 import { breakGlassRoleName, siteJobRoleName } from '../naming.js';
@@ -50,6 +52,9 @@ export class DataStack extends Stack {
     // Governance mode holds only while nobody may bypass it: no principal, administrators included.
     this.modelsBucket.addToResourcePolicy(new iam.PolicyStatement({ sid: 'DenyGovernanceBypass', effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:BypassGovernanceRetention'], resources: [this.modelsBucket.arnForObjects('*')] }));
     denyUnencryptedUploads(this.modelsBucket, this.modelsKey);
+    // who read which site object (and which model): S3 data events of every bucket held here
+    const local = [...this.sites.values()].filter((s) => !s.remote).map((s) => s.bucket);
+    new DataEvents(this, 'DataEvents', { trailName: `fedrad-${config.federation}-data-events`, buckets: [...local, this.modelsBucket], accessLogs, logKey: new LogKey(this, 'LogKey') });
     const siteAccount = config.sites.filter((s) => s.compute === 'site-account');
     for (const site of siteAccount) grantGlobalModelReads(this.modelsBucket, this.modelsKey, site.account!, siteJobRoleName(config.federation, site.id));
     // a hospital deploying a site-account stack passes this as its FederationModelsBucket parameter

@@ -18,7 +18,9 @@ import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '.
 import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
 import { adminOnlyKeyPolicy, breakGlassRole, protectSiteData } from '../constructs/site-protection.js';
 import { keys } from '../../lib/storage/keys.js';
+import { DataEvents } from '../constructs/data-events.js';
 import { jobImage } from '../constructs/images.js';
+import { LogKey } from '../constructs/log-key.js';
 import { SiteCompute } from '../constructs/site-compute.js';
 import { breakGlassRoleName, roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_OBJECTS, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
@@ -68,6 +70,8 @@ export class SiteAccountStack extends Stack {
     });
     denyUnencryptedUploads(this.bucket, this.key);
     denyUpdateOverwrites(this.bucket);
+    // every read of the site's objects, by whom (the federation's sessions are named by run, round and site)
+    new DataEvents(this, 'DataEvents', { trailName: `fedrad-${config.federation}-${site.id}-data-events`, buckets: [this.bucket], accessLogs, logKey: new LogKey(this, 'LogKey') });
 
     if (site.compute === 'site-account') {
       // The models bucket's name comes from the central stack's output (fedrad-<federation>-data).

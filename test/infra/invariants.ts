@@ -81,12 +81,10 @@ function resourcesOf(templates: Templates, type: string): Resource[] {
   return Object.entries(templates).flatMap(([stack, t]) => Object.entries(t.Resources ?? {}).filter(([, r]) => r.Type === type).map(([id, r]) => ({ stack, id, type, props: r.Properties ?? {} })));
 }
 
-/** A site bucket: KMS-encrypted, without Object Lock (the models bucket has it; the access-log bucket uses SSE-S3). */
+/** A site bucket: encrypted with a site key (a key with an alias alias/fedrad/<federation>/<site>, not .../models). */
 function siteBuckets(templates: Templates): Resource[] {
-  return resourcesOf(templates, 'AWS::S3::Bucket').filter((b) => {
-    const enc = list(b.props.BucketEncryption?.ServerSideEncryptionConfiguration)[0] as { ServerSideEncryptionByDefault?: { SSEAlgorithm?: string } } | undefined;
-    return enc?.ServerSideEncryptionByDefault?.SSEAlgorithm === 'aws:kms' && !b.props.ObjectLockEnabled;
-  });
+  const siteKeys = new Set(resourcesOf(templates, 'AWS::KMS::Alias').filter((a) => /^alias\/fedrad\/[^/]+\/[^/]+$/.test(flat(a.props.AliasName)) && !flat(a.props.AliasName).endsWith('/models')).map((a) => `${a.stack}/${/^<([^.>]+)/.exec(flat(a.props.TargetKeyId))?.[1]}`));
+  return resourcesOf(templates, 'AWS::S3::Bucket').filter((b) => siteKeys.has(`${b.stack}/${keyOfBucket(b)}`));
 }
 function keyOfBucket(b: Resource): string | undefined {
   const enc = list(b.props.BucketEncryption?.ServerSideEncryptionConfiguration)[0] as { ServerSideEncryptionByDefault?: { KMSMasterKeyID?: unknown } };
