@@ -130,6 +130,18 @@ export const RULES: Rule[] = [
       }),
   },
   {
+    name: 'site-reads-recorded',
+    description: "Every site bucket's object reads and writes are S3 data events of a CloudTrail trail in its stack.",
+    check: (templates) =>
+      siteBuckets(templates).flatMap((b) => {
+        const recorded = resourcesOf(templates, 'AWS::CloudTrail::Trail')
+          .filter((t) => t.stack === b.stack)
+          .flatMap((t) => list(t.props.EventSelectors as Array<{ ReadWriteType?: string; DataResources?: Array<{ Type: string; Values: unknown[] }> }>).filter((e) => (e.ReadWriteType ?? 'All') === 'All'))
+          .flatMap((e) => list(e.DataResources).filter((d) => d.Type === 'AWS::S3::Object').flatMap((d) => list(d.Values).map(flat)));
+        return recorded.some((v) => v.includes(`<${b.id}.Arn>`)) ? [] : [`${b.stack}/${b.id}: no CloudTrail data events`];
+      }),
+  },
+  {
     name: 'list-with-prefix',
     description: 'Every Allow of s3:ListBucket (or a wildcard covering it) carries an s3:prefix condition.',
     check: (templates) =>
