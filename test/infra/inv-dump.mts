@@ -1,0 +1,15 @@
+import { App } from 'aws-cdk-lib';
+import { writeFileSync } from 'node:fs';
+import { parseDeploymentConfig } from '../../infra/config.js';
+import { buildFedrad } from '../../infra/fedrad.js';
+import { violations } from './invariants.js';
+const raw = JSON.parse(process.argv[2]);
+const app = new App({ context: { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', '@aws-cdk/aws-batch:defaultToAL2023': true } });
+buildFedrad(app, parseDeploymentConfig(raw, 'x'));
+const t = Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template]));
+writeFileSync('/tmp/inv-templates.json', JSON.stringify(t, null, 1));
+const v = violations(t);
+const by: Record<string, number> = {};
+for (const x of v) by[x.split(' ')[0]] = (by[x.split(' ')[0]] ?? 0) + 1;
+console.log(JSON.stringify(by));
+console.log(v.join('\n'));
