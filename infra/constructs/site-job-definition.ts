@@ -43,7 +43,8 @@ export class SiteJobDefinition extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `fedrad training job of site ${props.siteId}: its own data and updates only`,
     });
-    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId, ...props.environment };
+    // HOME on the memory-backed /tmp: the root filesystem is read-only and the user has no home in the image
+    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId, HOME: '/tmp', ...props.environment };
     if (props.remote) {
       this.role.addToPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.remote.roleArn] }));
       Object.assign(environment, { FEDRAD_SITE_ROLE_ARN: props.remote.roleArn, FEDRAD_SITE_REGION: props.remote.region, FEDRAD_SITE_EXTERNAL_ID: props.remote.externalId });
