@@ -6,6 +6,8 @@ import { OrchestrationStack } from './stacks/orchestration-stack.js';
 import { SiteAccountStack } from './stacks/site-account-stack.js';
 import { TrainingStack } from './stacks/training-stack.js';
 
+const S3_LOGS_BY_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
+
 export interface FedradStacks {
   data: DataStack;
   training: TrainingStack;
@@ -15,6 +17,8 @@ export interface FedradStacks {
 }
 
 export function buildFedrad(app: App, config: DeploymentConfig): FedradStacks {
+  // S3 access logs are delivered by bucket policy (source bucket and account), not the legacy ACL
+  if (app.node.tryGetContext(S3_LOGS_BY_POLICY) === undefined) app.node.setContext(S3_LOGS_BY_POLICY, true);
   const prefix = `fedrad-${config.federation}`;
   const data = new DataStack(app, `${prefix}-data`, { config, description: `fedrad ${config.federation}: site buckets and keys, models bucket` });
   const training = new TrainingStack(app, `${prefix}-training`, { config, data, description: `fedrad ${config.federation}: isolated network and GPU Batch training jobs` });

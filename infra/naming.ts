@@ -38,3 +38,9 @@ export const siteSubmitRoleName = (federation: string, siteId: string) => bounde
 
 /** An on-premises site's agent role in the central account (IAM Roles Anywhere hands it to the host). */
 export const siteAgentRoleName = (federation: string, siteId: string) => bounded(`fedrad-${federation}-${siteId}-agent`, 64);
+
+/** The break-glass role that alone, besides the site's training role, may read a site's data/ (docs/compliance.md). */
+export const breakGlassRoleName = (federation: string) => bounded(`fedrad-${federation}-break-glass`, 64);
+
+/** What a site's trainer writes, and nothing else under updates/ (lib/storage/keys.ts). */
+export const UPDATE_OBJECTS = ['updates/runs/*/rounds/*/update.safetensors', 'updates/runs/*/rounds/*/manifest.json', 'updates/runs/*/rounds/*/refusal.json'] as const;

@@ -12,11 +12,12 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { SiteStorage } from './site-storage.js';
+import { grantObjectReads, grantObjectWrites } from './object-grants.js';
+import { JOB_USER } from './site-job-definition.js';
 import { grantUpdateReads } from './update-readers.js';
 
 export interface AggregationComputeProps {
   vpc: ec2.IVpc;
-  securityGroup: ec2.ISecurityGroup;
   image: ecs.ContainerImage;
   vcpus: number;
   memoryGiB: number;
@@ -35,10 +36,13 @@ export class AggregationCompute extends Construct {
 
   constructor(scope: Construct, id: string, props: AggregationComputeProps) {
     super(scope, id);
+    // its own group: HTTPS out only (the isolated subnets route it to the VPC endpoints alone)
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'fedrad aggregation jobs: HTTPS to the VPC endpoints', allowAllOutbound: false });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs through the VPC endpoints (no other route)');
     const environment = new batch.FargateComputeEnvironment(this, 'Fargate', {
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [props.securityGroup],
+      securityGroups: [securityGroup],
       maxvCpus: Math.max(16, props.vcpus * 2),
     });
     this.queue = new batch.JobQueue(this, 'Queue', { computeEnvironments: [{ computeEnvironment: environment, order: 1 }] });
@@ -47,7 +51,8 @@ export class AggregationCompute extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'fedrad aggregation on Batch: site updates/ (never data/), the models bucket runs/',
     });
-    props.modelsBucket.grantReadWrite(this.role, 'runs/*');
+    grantObjectReads(props.modelsBucket, this.role, 'runs/*');
+    grantObjectWrites(props.modelsBucket, this.role, 'runs/*/aggregation/*');
     grantUpdateReads(this.role, props.sites);
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       timeout: props.timeout,
@@ -61,6 +66,7 @@ export class AggregationCompute extends Construct {
         assignPublicIp: false,
         fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
         readonlyRootFilesystem: true, // it streams from and to S3; nothing is written locally
+        user: JOB_USER,
         logging: ecs.LogDriver.awsLogs({ streamPrefix: 'aggregate', logGroup: props.logGroup }),
         environment: { NODE_OPTIONS: `--max-old-space-size=${Math.floor(props.memoryGiB * 1024 * 0.9)}` },
       }),

@@ -14,13 +14,14 @@ export function accessLogBucket(scope: Construct, id: string): s3.Bucket {
     enforceSSL: true,
     versioned: true,
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-    lifecycleRules: [{ expiration: Duration.days(400) }],
+    // no ACLs: S3 grants the log delivery service by bucket policy (source bucket and account)
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    lifecycleRules: [{ expiration: Duration.days(400), noncurrentVersionExpiration: Duration.days(30) }],
     removalPolicy: RemovalPolicy.RETAIN,
   });
 }
 
-export function denyUnencryptedUploads(bucket: s3.Bucket, key: kms.IKey): void {
+export function denyUnencryptedUploads(bucket: s3.IBucket, key: kms.IKey): void {
   const objects = bucket.arnForObjects('*');
   // A PUT without the header gets the bucket's default (this key); one naming SSE-S3 or another
   // key is refused.
@@ -52,7 +53,7 @@ export function denyUnencryptedUploads(bucket: s3.Bucket, key: kms.IKey): void {
  * exact S3 version the gate checked, so even a replaced object would not reach a model; this keeps
  * the history plain as well.
  */
-export function denyUpdateOverwrites(bucket: s3.Bucket): void {
+export function denyUpdateOverwrites(bucket: s3.IBucket): void {
   bucket.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'DenyUpdateWritesThatMayOverwrite',

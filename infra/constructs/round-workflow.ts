@@ -24,6 +24,8 @@ export interface RoundWorkflowProps {
   aggregateRound: lambda.IFunction;
   finishRun: lambda.IFunction;
   jobQueue: batch.IJobQueue;
+  /** the central sites' job definitions (the only ones the round machine may submit to here) */
+  trainingJobDefinitionArns: string[];
   /** sites training at once within a round */
   trainingConcurrency: number;
   jobTimeout: Duration;
@@ -42,8 +44,12 @@ export interface RoundWorkflowProps {
  * state itself, so a job stuck RUNNABLE (no capacity) fails the site instead of the round hanging.
  */
 class BoundedBatchSubmitJob extends tasks.BatchSubmitJob {
-  constructor(scope: Construct, id: string, protected readonly stateTimeout: Duration, props: tasks.BatchSubmitJobProps) {
+  /** jobDefinitionArns: what batch:SubmitJob may name (CDK grants job-definition/* when the state picks it at run time) */
+  constructor(scope: Construct, id: string, protected readonly stateTimeout: Duration, props: tasks.BatchSubmitJobProps, jobDefinitionArns?: string[]) {
     super(scope, id, props);
+    const self = this as unknown as { taskPolicies?: iam.PolicyStatement[] };
+    const named = jobDefinitionArns ?? (cdk.Token.isUnresolved(props.jobDefinitionArn) || !props.jobDefinitionArn.startsWith('$') ? [props.jobDefinitionArn] : []);
+    self.taskPolicies = self.taskPolicies?.map((s) => (s.actions.includes('batch:SubmitJob') ? new iam.PolicyStatement({ actions: ['batch:SubmitJob'], resources: [props.jobQueueArn, ...named] }) : s));
   }
 
   override toStateJson(topLevelQueryLanguage?: sfn.QueryLanguage): object {
@@ -109,7 +115,7 @@ export class RoundWorkflow extends Construct {
       resultSelector: { jobId: $.stringAt('$.JobId') },
       resultPath: '$.job',
       taskTimeout: sfn.Timeout.duration(props.jobTimeout),
-    });
+    }, props.trainingJobDefinitionArns);
     // Transient Batch API errors are retried; a failed job (States.TaskFailed) is caught and recorded.
     train.addRetry(BATCH_API_RETRY);
     const validate = invoke(this, ROUND_STATES.validate, props.validateUpdate, sfn.TaskInput.fromObject({

@@ -35,14 +35,14 @@ export class RunMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: RunMonitoringProps) {
     super(scope, id);
     this.topic = new sns.Topic(this, 'Notifications', { displayName: `fedrad ${props.federation}`, masterKey: props.key, enforceSSL: true });
-    props.key.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
-    props.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    // Alarms publish as CloudWatch (from this account only); rules publish through a role of their own.
+    props.key.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')], actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: ['*'], conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }));
     if (props.notificationEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.notificationEmail));
 
     const statusRule = (name: string, machine: sfn.IStateMachine, statuses: string[], message: (e: typeof events.EventField) => string) =>
       new events.Rule(this, name, {
         eventPattern: { source: ['aws.states'], detailType: ['Step Functions Execution Status Change'], detail: { stateMachineArn: [machine.stateMachineArn], status: statuses } },
-        targets: [new eventTargets.SnsTopic(this.topic, { message: events.RuleTargetInput.fromText(message(events.EventField)) })],
+        targets: [new eventTargets.SnsTopic(this.topic, { authorizeUsingRole: true, message: events.RuleTargetInput.fromText(message(events.EventField)) })],
       });
     statusRule('RunFinished', props.runMachine, ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], (f) => `fedrad ${props.federation}: run ${f.fromPath('$.detail.name')} ${f.fromPath('$.detail.status')}. Execution: ${f.fromPath('$.detail.executionArn')}`);
     statusRule('RoundFailed', props.roundMachine, ['FAILED', 'TIMED_OUT'], (f) => `fedrad ${props.federation}: a round ${f.fromPath('$.detail.status')} (lost quorum, privacy budget or a bad update store: see the error). Execution: ${f.fromPath('$.detail.executionArn')}`);
@@ -62,7 +62,7 @@ export class RunMonitoring extends Construct {
     // then cancels the job, its site counts as failed, and RoundsFailed fires if quorum is lost.
     const blocked = new events.Rule(this, 'JobQueueBlocked', {
       eventPattern: { source: ['aws.batch'], detailType: ['Batch Job Queue Blocked'], detail: { jobQueue: [props.jobQueue.jobQueueArn] } },
-      targets: [new eventTargets.SnsTopic(this.topic, { message: events.RuleTargetInput.fromText(`fedrad ${props.federation}: training job ${events.EventField.fromPath('$.detail.jobName')} is stuck RUNNABLE: ${events.EventField.fromPath('$.detail.statusReason')}. It is cancelled if still stuck after the queue's time limit.`) })],
+      targets: [new eventTargets.SnsTopic(this.topic, { authorizeUsingRole: true, message: events.RuleTargetInput.fromText(`fedrad ${props.federation}: training job ${events.EventField.fromPath('$.detail.jobName')} is stuck RUNNABLE: ${events.EventField.fromPath('$.detail.statusReason')}. It is cancelled if still stuck after the queue's time limit.`) })],
     });
     alarm('JobsStuckRunnable', new cloudwatch.Metric({ namespace: 'AWS/Events', metricName: 'MatchedEvents', dimensionsMap: { RuleName: blocked.ruleName }, ...fiveMinutes }), 'A fedrad training job is stuck RUNNABLE at the head of the queue (no GPU capacity or no instance type fits).');
     for (const [name, fn] of Object.entries(props.functions)) alarm(`${name}Errors`, fn.metricErrors(fiveMinutes), `Errors in the ${name} function.`);

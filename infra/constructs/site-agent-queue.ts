@@ -9,6 +9,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { UPDATE_OBJECTS } from '../naming.js';
+import { grantObjectReads, grantObjectWrites } from './object-grants.js';
 
 export interface SiteAgentQueueProps {
   siteId: string;
@@ -55,10 +57,10 @@ export class SiteAgentQueue extends Construct {
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:ChangeMessageVisibility'], resources: [this.queue.queueArn] }));
     // Task tokens are the capability: SendTask* take no resource-level permission.
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: ['*'] }));
-    props.siteBucket.grantPut(this.role, 'updates/*');
-    // reading its own updates/ back lets a restarted agent see an update it already wrote (create-once)
-    props.siteBucket.grantRead(this.role, 'updates/*');
-    props.modelsBucket.grantRead(this.role, 'runs/*/rounds/*/global.onnx');
+    grantObjectWrites(props.siteBucket, this.role, ...UPDATE_OBJECTS);
+    // reading its own updates back lets a restarted agent see an update it already wrote (create-once)
+    grantObjectReads(props.siteBucket, this.role, ...UPDATE_OBJECTS);
+    grantObjectReads(props.modelsBucket, this.role, 'runs/*/rounds/*/global.onnx');
     // what the hospital puts in site-agent.json and its Roles Anywhere profile
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: `${props.siteId}: the agent's queueUrl` });
     new CfnOutput(this, 'AgentRoleArn', { value: this.role.roleArn, description: `${props.siteId}: the role of the agent's IAM Roles Anywhere profile` });

@@ -10,7 +10,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { keys } from '../../lib/storage/keys.js';
+import { isolatedNetwork } from './isolated-network.js';
 import { LogKey } from './log-key.js';
+import { grantObjectReads } from './object-grants.js';
 import { SiteJobDefinition } from './site-job-definition.js';
 import { TrainingCompute } from './training-compute.js';
 
@@ -40,24 +42,7 @@ export class SiteCompute extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const logKey = new LogKey(this, 'LogKey');
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL, destination: ec2.FlowLogDestination.toCloudWatchLogs(logKey.logGroup(this, 'FlowLogs')) } },
-    });
-    for (const [name, service] of Object.entries({
-      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-      Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
-      EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
-      EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
-    })) {
-      this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
-    }
+    this.vpc = isolatedNetwork(this, { logKey, services: ['EcrApi', 'EcrDocker', 'Ecs', 'EcsAgent', 'EcsTelemetry', 'Logs', 'Kms'], bucketArns: [props.siteBucket.bucketArn, props.modelsBucket.bucketArn] }).vpc;
     this.compute = new TrainingCompute(this, 'Compute', { vpc: this.vpc, instanceTypes: props.instanceTypes, maxVcpus: props.maxVcpus, warmVcpus: props.warmVcpus, runnableTimeout: props.runnableTimeout, queueName: props.names.jobQueue });
     this.job = new SiteJobDefinition(this, `Job-${props.siteId}`, {
       siteId: props.siteId,
@@ -71,7 +56,7 @@ export class SiteCompute extends Construct {
       // the job refuses to train unless this object holds a policy that allows the task
       environment: { FEDRAD_SITE_POLICY_KEY: keys.sitePolicy() },
     });
-    props.siteBucket.grantRead(this.job.role, keys.sitePolicy());
+    grantObjectReads(props.siteBucket, this.job.role, keys.sitePolicy());
     // The models bucket's key lives in the central account; its id is not known here. Decrypt only
     // through S3 and only for that bucket (the central key policy grants this role the same).
     this.job.role.addToPrincipalPolicy(

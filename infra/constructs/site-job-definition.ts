@@ -9,7 +9,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { UPDATE_OBJECTS } from '../naming.js';
+import { grantObjectReads, grantObjectWrites } from './object-grants.js';
 import type { RemoteSite } from './site-storage.js';
+
+/** The unprivileged user fedrad's containers run as (uid:gid; the images' files are world-readable). */
+export const JOB_USER = '1000:1000';
 
 export interface SiteJobDefinitionProps {
   siteId: string;
@@ -38,16 +43,19 @@ export class SiteJobDefinition extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `fedrad training job of site ${props.siteId}: its own data and updates only`,
     });
-    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId, ...props.environment };
+    // HOME on the memory-backed /tmp: the root filesystem is read-only and the user has no home in the image
+    const environment: Record<string, string> = { FEDRAD_SITE_ID: props.siteId, HOME: '/tmp', ...props.environment };
     if (props.remote) {
       this.role.addToPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [props.remote.roleArn] }));
-      Object.assign(environment, { FEDRAD_SITE_ROLE_ARN: props.remote.roleArn, FEDRAD_SITE_REGION: props.remote.region });
+      Object.assign(environment, { FEDRAD_SITE_ROLE_ARN: props.remote.roleArn, FEDRAD_SITE_REGION: props.remote.region, FEDRAD_SITE_EXTERNAL_ID: props.remote.externalId });
     } else {
-      props.siteBucket.grantRead(this.role, 'data/*');
-      props.siteBucket.grantRead(this.role, 'updates/*');
-      props.siteBucket.grantPut(this.role, 'updates/*');
+      // its own data, and its own update of a round (the layout of lib/storage/keys.ts) and nothing else
+      grantObjectReads(props.siteBucket, this.role, 'data/*', ...UPDATE_OBJECTS);
+      grantObjectWrites(props.siteBucket, this.role, ...UPDATE_OBJECTS);
     }
-    props.modelsBucket.grantRead(this.role, 'runs/*/rounds/*/global.onnx');
+    grantObjectReads(props.modelsBucket, this.role, 'runs/*/rounds/*/global.onnx');
+    const scratch = new batch.LinuxParameters(this, 'Linux', { initProcessEnabled: true });
+    scratch.addTmpfs({ containerPath: '/tmp', size: Size.gibibytes(4), mountOptions: [batch.TmpfsMountOption.NOSUID, batch.TmpfsMountOption.NODEV] });
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       jobDefinitionName: props.jobDefinitionName ?? `fedrad-${Stack.of(this).stackName}-${props.siteId}`.slice(0, 128),
       timeout: props.timeout,
@@ -64,7 +72,10 @@ export class SiteJobDefinition extends Construct {
         memory: Size.gibibytes(14), // fits g4dn/g5/g6.xlarge (16 GiB) with room for the ECS agent
         gpu: 1,
         jobRole: this.role,
-        readonlyRootFilesystem: false,
+        // not root, nothing written to the image: scratch space is a memory-backed /tmp
+        readonlyRootFilesystem: true,
+        user: JOB_USER,
+        linuxParameters: scratch,
         logging: ecs.LogDriver.awsLogs({ streamPrefix: props.siteId, logGroup: props.logGroup }),
         environment,
       }),

@@ -23,9 +23,17 @@ export class TrainingCompute extends Construct {
 
   constructor(scope: Construct, id: string, props: TrainingComputeProps) {
     super(scope, id);
-    // Outbound is open at the group, but the subnets are isolated: their only routes lead to the
-    // VPC endpoints (S3 gateway, ECR, ECS, Logs, STS, KMS), so nothing reaches the internet.
-    this.securityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', { vpc: props.vpc, description: 'fedrad training jobs (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
+    // HTTPS out only; the subnets are isolated: their only routes lead to the VPC endpoints (S3
+    // gateway, ECR, ECS, Logs, STS, KMS), so nothing reaches the internet.
+    this.securityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', { vpc: props.vpc, description: 'fedrad training jobs (isolated subnets: VPC endpoints only)', allowAllOutbound: false });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs through the VPC endpoints (no other route)');
+    // The GPU hosts: IMDSv2 only, one hop (containers cannot reach the host's credentials), encrypted root volume.
+    const launchTemplate = new ec2.LaunchTemplate(this, 'HostTemplate', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(100, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+    });
     const common = {
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
@@ -35,6 +43,7 @@ export class TrainingCompute extends Construct {
       images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
       minvCpus: 0,
       maxvCpus: props.maxVcpus,
+      launchTemplate,
     };
     const spot = new batch.ManagedEc2EcsComputeEnvironment(this, 'Spot', { ...common, spot: true, allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED });
     const onDemand = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemand', { ...common, minvCpus: props.warmVcpus, spot: false, allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE });

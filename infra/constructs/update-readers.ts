@@ -3,11 +3,12 @@
 // under updates/ (the key's id is not known here; the site's key policy grants the same and no more).
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { grantObjectReads } from './object-grants.js';
 import type { SiteStorage } from './site-storage.js';
 
 export function grantUpdateReads(grantee: iam.IGrantable, sites: Iterable<SiteStorage>): void {
   for (const storage of sites) {
-    storage.bucket.grantRead(grantee, 'updates/*');
+    grantObjectReads(storage.bucket, grantee, 'updates/*');
     if (!storage.remote) continue;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({

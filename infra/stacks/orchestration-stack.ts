@@ -17,6 +17,7 @@ import { SiteAgentQueue } from '../constructs/site-agent-queue.js';
 import type { SiteRef } from '../../lib/federation/round-state.js';
 import type { SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { grantUpdateReads } from '../constructs/update-readers.js';
+import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
 import type { DataStack } from './data-stack.js';
 import type { TrainingStack } from './training-stack.js';
 
@@ -50,15 +51,15 @@ export class OrchestrationStack extends Stack {
     const sites = config.sites.map((s) => siteRef(this, config, s, data, training, this.agentQueues));
     const environment = { FEDRAD_MODELS_BUCKET: data.modelsBucket.bucketName, FEDRAD_SITES: Stack.of(this).toJsonString(sites) };
     const logKey = new LogKey(this, 'LogKey');
-    const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: true });
+    const securityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', { vpc: training.vpc, description: 'fedrad functions (isolated subnets: VPC endpoints only)', allowAllOutbound: false });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs through the VPC endpoints (no other route)');
     const make = (id: string, name: string, reservedConcurrency: number, memorySize?: number, timeout?: Duration, roleName?: string) =>
       new FedradFunction(this, id, { name, environment, memorySize, timeout, vpc: training.vpc, securityGroup, logKey, reservedConcurrency, roleName });
-    // Sites in their own accounts trust the update readers by role name.
-    const remote = [...data.sites.values()].some((s) => s.remote);
+    // Site keys and buckets (and sites in their own accounts) name the update readers by role name.
     this.functions = {
       prepareRun: make('PrepareRun', 'prepare-run', 2),
-      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, remote ? updateReaderRoleName(config.federation, 'validate-update') : undefined),
-      aggregateRound: make('AggregateRound', 'aggregate-round', 2, AGGREGATE_MEMORY_MB, Duration.seconds(AGGREGATE_TIMEOUT_S), remote ? updateReaderRoleName(config.federation, 'aggregate-round') : undefined),
+      validateUpdate: make('ValidateUpdate', 'validate-update', config.trainingConcurrency + 2, 2048, undefined, updateReaderRoleName(config.federation, 'validate-update')),
+      aggregateRound: make('AggregateRound', 'aggregate-round', 2, AGGREGATE_MEMORY_MB, Duration.seconds(AGGREGATE_TIMEOUT_S), updateReaderRoleName(config.federation, 'aggregate-round')),
       batchAggregation: make('BatchAggregation', 'batch-aggregation', 4),
       finishRun: make('FinishRun', 'finish-run', 2),
     };
@@ -68,11 +69,10 @@ export class OrchestrationStack extends Stack {
     prepareRun.fn.addEnvironment('FEDRAD_AGGREGATE_TIMEOUT_S', String(AGGREGATE_TIMEOUT_S));
     prepareRun.fn.addEnvironment('FEDRAD_BATCH_AGGREGATE_MEMORY_MB', String(config.aggregationMemoryGiB * 1024));
     // Stages the Batch path's input and loads its result: runs/<id>/aggregation/ only.
-    data.modelsBucket.grantReadWrite(batchAggregation.fn, 'runs/*/aggregation/*');
-    data.modelsBucket.grantReadWrite(prepareRun.fn, 'runs/*');
-    data.modelsBucket.grantRead(validateUpdate.fn, 'runs/*');
-    data.modelsBucket.grantReadWrite(aggregateRound.fn, 'runs/*');
-    data.modelsBucket.grantReadWrite(finishRun.fn, 'runs/*');
+    // Models bucket: PutObject only (no DeleteObject*; Object Lock keeps every version).
+    for (const fn of [batchAggregation, prepareRun, validateUpdate, aggregateRound, finishRun]) grantObjectReads(data.modelsBucket, fn.fn, fn === batchAggregation ? 'runs/*/aggregation/*' : 'runs/*');
+    grantObjectWrites(data.modelsBucket, batchAggregation.fn, 'runs/*/aggregation/*');
+    for (const fn of [prepareRun, aggregateRound, finishRun]) grantObjectWrites(data.modelsBucket, fn.fn, 'runs/*');
     grantUpdateReads(validateUpdate.fn, data.sites.values());
     grantUpdateReads(aggregateRound.fn, data.sites.values());
     this.workflow = new RoundWorkflow(this, 'Workflow', {
@@ -81,6 +81,7 @@ export class OrchestrationStack extends Stack {
       aggregateRound: aggregateRound.fn,
       finishRun: finishRun.fn,
       jobQueue: training.compute.queue,
+      trainingJobDefinitionArns: [...training.jobs.values()].map((j) => j.jobDefinition.jobDefinitionArn),
       batchAggregation: { stageAndLoad: batchAggregation.fn, jobQueue: training.aggregation.queue, jobDefinition: training.aggregation.jobDefinition, timeout: Duration.hours(6) },
       trainingConcurrency: config.trainingConcurrency,
       siteAccounts: config.sites.some((s) => s.compute === 'site-account')
@@ -107,7 +108,7 @@ export class OrchestrationStack extends Stack {
     });
     if (config.schedule) {
       this.schedule = new RunSchedule(this, 'Schedule', { runMachine: this.workflow.runMachine, expression: config.schedule.expression, timezone: config.schedule.timezone, runInput: config.schedule.runInput, key: opsKey });
-      opsKey.grant(new iam.ServicePrincipal('scheduler.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+      opsKey.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.ServicePrincipal('scheduler.amazonaws.com')], actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: ['*'], conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }));
     }
   }
 }

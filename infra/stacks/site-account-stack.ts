@@ -8,20 +8,22 @@
 // changing this stack alone; every assumed session is in its CloudTrail, named by run, round and site.
 // With compute "site-account" the training runs here as well (constructs/site-compute.ts): no role
 // of the central account can then read data/, and the federation only submits jobs to this account.
-import { join } from 'node:path';
 import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig, SiteConfig } from '../../lib/schemas/deployment-config.js';
 import { accessLogBucket, denyUnencryptedUploads, denyUpdateOverwrites } from '../constructs/buckets.js';
+import { grantObjectReads, grantObjectWrites } from '../constructs/object-grants.js';
+import { adminOnlyKeyPolicy, breakGlassRole, protectSiteData } from '../constructs/site-protection.js';
 import { keys } from '../../lib/storage/keys.js';
+import { DataEvents } from '../constructs/data-events.js';
+import { jobImage } from '../constructs/images.js';
+import { LogKey } from '../constructs/log-key.js';
 import { SiteCompute } from '../constructs/site-compute.js';
-import { roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
+import { breakGlassRoleName, roundMachineName, roundMachineRoleName, siteAccessRoleName, siteAccountBucketName, siteJobDefinitionName, siteJobQueueName, siteJobRoleName, siteSubmitRoleName, UPDATE_OBJECTS, UPDATE_READERS, updateReaderRoleName } from '../naming.js';
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface SiteAccountStackProps extends StackProps {
   config: DeploymentConfig;
@@ -50,6 +52,7 @@ export class SiteAccountStack extends Stack {
       description: `fedrad ${config.federation}: data and updates of ${site.displayName}`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      policy: adminOnlyKeyPolicy(this),
     });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName,
@@ -63,9 +66,12 @@ export class SiteAccountStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: `${site.id}/`,
       removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
     denyUnencryptedUploads(this.bucket, this.key);
     denyUpdateOverwrites(this.bucket);
+    // every read of the site's objects, by whom (the federation's sessions are named by run, round and site)
+    new DataEvents(this, 'DataEvents', { trailName: `fedrad-${config.federation}-${site.id}-data-events`, buckets: [this.bucket], accessLogs, logKey: new LogKey(this, 'LogKey') });
 
     if (site.compute === 'site-account') {
       // The models bucket's name comes from the central stack's output (fedrad-<federation>-data).
@@ -76,7 +82,7 @@ export class SiteAccountStack extends Stack {
         modelsBucket: s3.Bucket.fromBucketName(this, 'ModelsBucket', modelsBucketName.valueAsString),
         centralAccount: central,
         centralRegion: config.region!,
-        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/train-site/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+        image: jobImage(config, 'training'),
         instanceTypes: config.gpuInstanceTypes,
         maxVcpus: config.maxVcpus,
         warmVcpus: config.warmVcpus,
@@ -97,15 +103,21 @@ export class SiteAccountStack extends Stack {
       // The training job's role here: trusted by exactly one role of the central account.
       this.role = new iam.Role(this, 'SiteAccessRole', {
         roleName: siteAccessRoleName(config.federation, site.id),
-        assumedBy: centralRole(siteJobRoleName(config.federation, site.id)),
+        // the job passes this external id (FEDRAD_SITE_EXTERNAL_ID): the role's name, known to both sides
+        assumedBy: centralRole(siteJobRoleName(config.federation, site.id)).withConditions({ StringEquals: { 'sts:ExternalId': siteAccessRoleName(config.federation, site.id) } }),
         maxSessionDuration: Duration.hours(12),
         description: `fedrad ${config.federation}: the federation's training job for ${site.id} reads data/ and writes updates/ here`,
       });
-      this.bucket.grantRead(this.role, 'data/*');
-      this.bucket.grantRead(this.role, 'updates/*');
-      this.bucket.grantPut(this.role, 'updates/*');
+      grantObjectReads(this.bucket, this.role, 'data/*', ...UPDATE_OBJECTS);
+      grantObjectWrites(this.bucket, this.role, ...UPDATE_OBJECTS);
       new CfnOutput(this, 'SiteRoleArn', { value: this.role.roleArn });
     }
+
+    // data/: the training role and the hospital's break-glass role only, whatever else IAM allows here
+    const breakGlass = breakGlassRole(this, 'BreakGlass', breakGlassRoleName(config.federation));
+    grantObjectReads(this.bucket, breakGlass, 'data/*');
+    const trainingRole = this.role?.roleArn ?? this.compute!.job.role.roleArn;
+    protectSiteData({ bucket: this.bucket, bucketName, key: this.key, dataRoleArns: [trainingRole], updateRoleArns: [], breakGlassRoleArn: breakGlass.roleArn, region });
 
     // The central gate and aggregation (function or Batch job): updates/ only, by bucket policy and by key policy.
     const readers = UPDATE_READERS.map((reader) => centralRole(updateReaderRoleName(config.federation, reader)));

@@ -2,10 +2,10 @@
 // running the train-site image (built from functions/train-site/Dockerfile at deploy time).
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
-import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/schemas/deployment-config.js';
+import { jobImage } from '../constructs/images.js';
+import { isolatedNetwork } from '../constructs/isolated-network.js';
 import { LogKey } from '../constructs/log-key.js';
 import { SiteJobDefinition } from '../constructs/site-job-definition.js';
 import { TrainingCompute } from '../constructs/training-compute.js';
@@ -18,7 +18,6 @@ export interface TrainingStackProps extends StackProps {
   data: DataStack;
 }
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export class TrainingStack extends Stack {
   readonly compute: TrainingCompute;
@@ -31,52 +30,29 @@ export class TrainingStack extends Stack {
     super(scope, id, props);
     const { config, data } = props;
     this.logKey = new LogKey(this, 'LogKey');
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL, destination: ec2.FlowLogDestination.toCloudWatchLogs(this.logKey.logGroup(this, 'FlowLogs')) } },
-    });
-    for (const [name, service] of Object.entries({
-      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-      Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
-      EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
-      EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
-      Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
-      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
-      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-    })) {
-      this.vpc.addInterfaceEndpoint(name, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
-    }
+    // the functions' and jobs' network: every bucket of the federation, nothing else (isolated-network.ts)
+    const buckets = [...[...data.sites.values()].map((s) => s.bucket.bucketArn), data.modelsBucket.bucketArn];
+    this.vpc = isolatedNetwork(this, { logKey: this.logKey, services: ['EcrApi', 'EcrDocker', 'Ecs', 'EcsAgent', 'EcsTelemetry', 'Logs', 'Sts', 'Kms', 'XRay', 'StepFunctions'], bucketArns: buckets }).vpc;
     this.compute = new TrainingCompute(this, 'Compute', { vpc: this.vpc, instanceTypes: config.gpuInstanceTypes, maxVcpus: config.maxVcpus, warmVcpus: config.warmVcpus, runnableTimeout: Duration.minutes(config.runnableTimeoutMinutes) });
-    const image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
-      file: 'functions/train-site/Dockerfile',
-      exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'],
-    });
+    const image = jobImage(config, 'training');
     const logGroup = this.logKey.logGroup(this, 'JobLogs');
-    const remoteSites = config.sites.some((site) => site.account);
     this.aggregation = new AggregationCompute(this, 'Aggregation', {
       vpc: this.vpc,
-      securityGroup: this.compute.securityGroup,
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'functions/aggregate-round/Dockerfile', exclude: ['node_modules', '.git', 'cdk.out', '.fedrad', 'test', 'bench', '**/*.md', '.ci'] }),
+      image: jobImage(config, 'aggregation'),
       vcpus: config.aggregationVcpus,
       memoryGiB: config.aggregationMemoryGiB,
       timeout: Duration.hours(6),
       modelsBucket: data.modelsBucket,
       sites: data.sites.values(),
       logGroup,
-      roleName: remoteSites ? updateReaderRoleName(config.federation, 'aggregate-job') : undefined,
+      roleName: updateReaderRoleName(config.federation, 'aggregate-job'), // site keys name it
     });
     this.jobs = new Map(
       // sites training in their own account or on their own machine have no job here
       config.sites.filter((site) => site.compute === 'central').map((site) => {
         const storage = data.sites.get(site.id)!;
         const remote = storage.remote ? { ...storage.remote, jobRoleName: siteJobRoleName(config.federation, site.id) } : undefined;
-        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote })];
+        return [site.id, new SiteJobDefinition(this, `Job-${site.id}`, { siteId: site.id, siteBucket: storage.bucket, modelsBucket: data.modelsBucket, image, timeout: Duration.minutes(config.jobTimeoutMinutes), logGroup, remote, roleName: siteJobRoleName(config.federation, site.id) })];
       }),
     );
   }

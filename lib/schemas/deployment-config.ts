@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { RunInputSchema } from './run-input.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** an image reference by digest: a tag may be moved, a digest names one image */
+const DIGEST_REF = /^[a-z0-9][a-z0-9.-]*(:\d+)?\/[a-z0-9._\/-]+@sha256:[0-9a-f]{64}$/;
 
 /** Where a site trains: the central account's Batch (today's default), a GPU Batch queue in the
  * hospital's own AWS account, or the hospital's own machine running `fedrad site agent`. */
@@ -35,7 +37,12 @@ export const SiteConfigSchema = z
 export const DeploymentConfigSchema = z
   .object({
     federation: z.string().regex(NAME, 'use 1-31 lowercase letters, digits or hyphens, starting with a letter or digit'),
-    sites: z.array(SiteConfigSchema).min(1).max(50).refine((s) => new Set(s.map((x) => x.id)).size === s.length, 'site ids must be unique'),
+    sites: z
+      .array(SiteConfigSchema)
+      .min(1)
+      .max(50)
+      .refine((s) => new Set(s.map((x) => x.id)).size === s.length, 'site ids must be unique')
+      .refine((s) => { const names = s.flatMap((x) => (x.existingBucket ? [x.existingBucket] : [])); return new Set(names).size === names.length; }, 'each existingBucket may belong to one site only: two sites sharing a bucket would read each other\'s data/'),
     gpuInstanceTypes: z.array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'an EC2 instance type such as g5.xlarge')).min(1).default(['g5.xlarge', 'g4dn.xlarge', 'g6.xlarge']),
     maxVcpus: z.number().int().min(1).max(10000).default(64),
     /** vCPUs kept running between rounds (0: scale from zero, minutes of start-up per round) */
@@ -71,6 +78,15 @@ export const DeploymentConfigSchema = z
      * so that the site stack can trust the central roles by ARN */
     centralAccount: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-2').optional(),
+    /** reviewed job images pinned by digest (registry/repository@sha256:<64 hex>) instead of building
+     * the repository's Dockerfiles at deploy time; see docs/compliance.md */
+    images: z
+      .object({
+        training: z.string().regex(DIGEST_REF, 'an image pinned by digest, such as 123456789012.dkr.ecr.eu-west-2.amazonaws.com/fedrad-train@sha256:<64 hex digits>').optional(),
+        aggregation: z.string().regex(DIGEST_REF, 'an image pinned by digest, such as 123456789012.dkr.ecr.eu-west-2.amazonaws.com/fedrad-aggregate@sha256:<64 hex digits>').optional(),
+      })
+      .strict()
+      .optional(),
     /** days every version in the models bucket is kept under Object Lock (governance mode) */
     modelRetentionDays: z.number().int().min(1).max(36500).default(3650),
   })

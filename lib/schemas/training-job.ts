@@ -26,6 +26,8 @@ export const TrainingJobEnvSchema = z.object({
   FEDRAD_SITE_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,64}$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/name').optional(),
   /** the region of that account's bucket, when it differs from the job's */
   FEDRAD_SITE_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional(),
+  /** the sts:ExternalId the site's role requires (infra/stacks/site-account-stack.ts) */
+  FEDRAD_SITE_EXTERNAL_ID: z.string().regex(/^[\w+=,.@:\/-]{2,1224}$/).optional(),
   /** the training spec as JSON */
   FEDRAD_TRAINING_SPEC: jsonString(TrainingSpecSchema),
   /** the site's images from this folder instead of the site bucket's data/ (an on-premises agent) */

@@ -32,7 +32,7 @@ export function trainingStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Blob
   const session = `fedrad-${env.FEDRAD_RUN_ID ?? 'run'}-${env.FEDRAD_ROUND ?? ''}-${env.FEDRAD_SITE_ID ?? ''}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
   const client = new S3Client({
     region: env.FEDRAD_SITE_REGION ?? env.AWS_REGION,
-    credentials: fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: session, DurationSeconds: 3600 } }),
+    credentials: fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: session, DurationSeconds: 3600, ...(env.FEDRAD_SITE_EXTERNAL_ID ? { ExternalId: env.FEDRAD_SITE_EXTERNAL_ID } : {}) } }),
   });
   const site = new S3BlobStore({ client, endpoint: env.AWS_ENDPOINT_URL });
   return new BucketRoutedStore(new Map([[env.FEDRAD_SITE_BUCKET, site]]), own);

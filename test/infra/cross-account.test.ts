@@ -72,7 +72,7 @@ describe('the site stack (deployed in the hospital account)', () => {
     const s3 = policiesOf(site, roleId).filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
     expect(objects.length).toBeGreaterThan(0);
-    for (const r of objects) expect(r).toMatch(/\/(data|updates)\/\*/);
+    for (const r of objects) expect(r).toMatch(/\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json))"/);
     const writes = s3.filter((s) => list(s.Action).some((a) => a.startsWith('s3:PutObject')));
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).not.toMatch(/data\//);
   });
@@ -80,8 +80,9 @@ describe('the site stack (deployed in the hospital account)', () => {
   it("lets the central gate and aggregation read and decrypt updates/ only, never data/", () => {
     const readers = UPDATE_READERS.map((reader) => `:iam::${CENTRAL}:role/${updateReaderRoleName('xacct', reader)}`);
     expect(readers).toHaveLength(3); // the gate, the aggregation function and the aggregation Batch job
-    const bucketStatements = Object.values(site.findResources('AWS::S3::BucketPolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
-    expect(bucketStatements).toHaveLength(1);
+    const siteBucketId = stacks.siteAccounts.get('kings')!.getLogicalId(stacks.siteAccounts.get('kings')!.bucket.node.defaultChild as CfnResource);
+    const bucketStatements = Object.values(site.findResources('AWS::S3::BucketPolicy')).filter((p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: siteBucketId })).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
+    expect(bucketStatements).toHaveLength(1); // the central readers
     for (const r of readers) expect(JSON.stringify(bucketStatements[0].Principal)).toContain(r);
     expect(list(bucketStatements[0].Action).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion']); // the version the gate checked
     expect(JSON.stringify(bucketStatements[0].Resource)).toMatch(/\/updates\/\*"/);
@@ -115,6 +116,11 @@ describe('the central stacks', () => {
     const env = definition.Properties.ContainerProperties.Environment as Array<{ Name: string; Value: unknown }>;
     expect(JSON.stringify(env.find((e) => e.Name === 'FEDRAD_SITE_ROLE_ARN')!.Value)).toContain(roleArn);
     expect(env.find((e) => e.Name === 'FEDRAD_SITE_REGION')!.Value).toBe('eu-west-2');
+    // the job passes the external id the hospital's trust requires
+    const [siteRole] = Object.values(site.findResources('AWS::IAM::Role', { Properties: { RoleName: siteAccessRoleName('xacct', 'kings') } }));
+    const externalId = (siteRole.Properties.AssumeRolePolicyDocument.Statement as Statement[])[0].Condition?.StringEquals?.['sts:ExternalId'];
+    expect(externalId).toBe(siteAccessRoleName('xacct', 'kings'));
+    expect(env.find((e) => e.Name === 'FEDRAD_SITE_EXTERNAL_ID')!.Value).toBe(externalId);
     // the site in the central account keeps direct bucket grants and no assume-role
     const localRole = stacks.training.getLogicalId(stacks.training.jobs.get('local')!.role.node.defaultChild as CfnResource);
     expect(policiesOf(training, localRole).some((s) => list(s.Action).includes('sts:AssumeRole'))).toBe(false);

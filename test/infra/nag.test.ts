@@ -43,6 +43,28 @@ describe('cdk-nag', () => {
     }
   });
 
+  it('acknowledges Resource::* only on named roles and only for actions that take no resource', () => {
+    const bare = ACKNOWLEDGEMENTS.filter((a) => a.finding.test('AwsSolutions-IAM5[Resource::*]'));
+    expect(bare.length).toBeGreaterThan(0);
+    for (const a of bare) {
+      expect(a.path, a.reason).toBeDefined();
+      expect(a.wildcardActions, a.reason).toBeDefined();
+      for (const read of ['s3:GetObject', 's3:*', 'kms:Decrypt', 'kms:*', '*']) expect(a.wildcardActions!.test(read), `${a.wildcardActions} admits ${read}`).toBe(false);
+    }
+  });
+
+  it('reports a wildcard data read added to any role, the ones with acknowledged wildcards included', () => {
+    let roles: string[] = [];
+    const withReads = nag((s) => {
+      const all = [s.data, s.training, s.orchestration, ...s.siteAccounts.values()].flatMap((stack) => stack.node.findAll()).filter((c): c is iam.Role => c instanceof iam.Role);
+      roles = all.map((r) => r.node.path);
+      for (const r of all) r.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 'kms:Decrypt'], resources: ['*'] }));
+    });
+    expect(roles.length).toBeGreaterThan(20);
+    const open = withReads.flatMap((r) => r.findings.filter((f) => !f.acknowledged && f.id === 'AwsSolutions-IAM5[Resource::*]').map((f) => f.path));
+    for (const role of roles) expect(open.some((p) => p.startsWith(`${role}/`)), role).toBe(true);
+  });
+
   it('reports a new problem instead of swallowing it', () => {
     const withProblems = nag((s) => {
       new s3.Bucket(s.data, 'Careless', { encryption: s3.BucketEncryption.UNENCRYPTED });

@@ -93,10 +93,10 @@ describe('site-account: training in the hospital account', () => {
     const statements = policiesOf(site, roleId(site, siteJobRoleName('modes', 'guys')));
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
-    for (const r of objects) expect(r).toMatch(/\/(data|updates)\/\*|\/runs\/\*\/rounds\/\*\/global\.onnx|\/site-policy\/site-policy\.json/);
+    for (const r of objects) expect(r).toMatch(/\/data\/\*|\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx|\/site-policy\/site-policy\.json/);
     const writes = s3.filter((s) => actions(s).some((a) => a.startsWith('s3:PutObject')));
-    expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).toMatch(/\/updates\/\*/);
-    expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).not.toMatch(/data\/|runs\//);
+    expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/update\.safetensors/);
+    for (const r of writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r))) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)"/);
   });
 
   it('lets only the central round machine role assume the submit role, with the machine as external id, for that queue and job definition', () => {
@@ -140,9 +140,10 @@ describe('site-account: training in the hospital account', () => {
       const assumes = statements.filter((s) => actions(s).includes('sts:AssumeRole')).flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r));
       for (const r of assumes.filter((x) => x.includes(HOSPITAL))) expect(r, name).toContain(siteSubmitRoleName('modes', 'guys'));
     }
-    // in the hospital stack, only its own job role is granted data/, and the bucket policy gives the centre updates/ only
+    // in the hospital stack, only its own job role (and its break-glass role) is granted data/, and the bucket policy gives the centre updates/ only
     const grantedData = Object.values(site.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('/data/*'));
-    expect(grantedData.map((p) => JSON.stringify(p.Properties.Roles))).toEqual([expect.stringContaining(stacks.siteAccounts.get('guys')!.getLogicalId(stacks.siteAccounts.get('guys')!.compute!.job.role.node.defaultChild as CfnResource))]);
+    expect(grantedData).toHaveLength(2);
+    expect(grantedData.map((p) => JSON.stringify(p.Properties.Roles))).toEqual(expect.arrayContaining([expect.stringContaining('BreakGlass'), expect.stringContaining(stacks.siteAccounts.get('guys')!.getLogicalId(stacks.siteAccounts.get('guys')!.compute!.job.role.node.defaultChild as CfnResource))]));
     const bucketPolicy = Object.values(site.findResources('AWS::S3::BucketPolicy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
     for (const s of bucketPolicy) expect(JSON.stringify(s.Resource)).not.toMatch(/data\//);
   });
@@ -171,13 +172,13 @@ describe('on-premises: the site agent', () => {
   it('limits the agent role to its queue, task answers, global models and its own updates/', () => {
     const statements = policiesOf(orchestration, roleId(orchestration, siteAgentRoleName('modes', 'leeds')));
     const all = statements.flatMap(actions);
-    for (const a of all) expect(a, a).toMatch(/^(sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl|DeleteMessage)|states:SendTask(Success|Failure|Heartbeat)|s3:(GetObject\*|GetBucket\*|List\*|PutObject|PutObjectLegalHold|PutObjectRetention|PutObjectTagging|PutObjectVersionTagging|Abort\*)|kms:(Decrypt|DescribeKey|Encrypt|ReEncrypt\*|GenerateDataKey\*))$/);
+    for (const a of all) expect(a, a).toMatch(/^(sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl|DeleteMessage)|states:SendTask(Success|Failure|Heartbeat)|s3:(GetObject|GetObjectVersion|ListBucket|PutObject)|kms:(Decrypt|GenerateDataKey))$/);
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
-    for (const r of objects) expect(r).toMatch(/\/updates\/\*|\/runs\/\*\/rounds\/\*\/global\.onnx/);
+    for (const r of objects) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx/);
     const puts = s3.filter((s) => actions(s).includes('s3:PutObject')).flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r));
     expect(puts.length).toBeGreaterThan(0);
-    for (const r of puts) expect(r).toMatch(/\/updates\/\*/);
+    for (const r of puts) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\//);
     const sqs = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:'))).flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r));
     for (const r of sqs) expect(r).toMatch(/Agentleeds.*Tasks/);
     const [role] = Object.values(orchestration.findResources('AWS::IAM::Role', { Properties: { RoleName: siteAgentRoleName('modes', 'leeds') } }));
