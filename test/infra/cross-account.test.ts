@@ -72,7 +72,7 @@ describe('the site stack (deployed in the hospital account)', () => {
     const s3 = policiesOf(site, roleId).filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
     expect(objects.length).toBeGreaterThan(0);
-    for (const r of objects) expect(r).toMatch(/\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json))"/);
+    for (const r of objects) expect(r).toMatch(/\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json|refusal\.json))"/);
     const writes = s3.filter((s) => list(s.Action).some((a) => a.startsWith('s3:PutObject')));
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).not.toMatch(/data\//);
   });

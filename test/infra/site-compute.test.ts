@@ -93,10 +93,10 @@ describe('site-account: training in the hospital account', () => {
     const statements = policiesOf(site, roleId(site, siteJobRoleName('modes', 'guys')));
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
-    for (const r of objects) expect(r).toMatch(/\/data\/\*|\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx|\/site-policy\/site-policy\.json/);
+    for (const r of objects) expect(r).toMatch(/\/data\/\*|\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json|refusal\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx|\/site-policy\/site-policy\.json/);
     const writes = s3.filter((s) => actions(s).some((a) => a.startsWith('s3:PutObject')));
     expect(writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).join(' ')).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/update\.safetensors/);
-    for (const r of writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r))) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)"/);
+    for (const r of writes.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r))) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json|refusal\.json)"/);
   });
 
   it('lets only the central round machine role assume the submit role, with the machine as external id, for that queue and job definition', () => {
@@ -175,7 +175,7 @@ describe('on-premises: the site agent', () => {
     for (const a of all) expect(a, a).toMatch(/^(sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueAttributes|GetQueueUrl|DeleteMessage)|states:SendTask(Success|Failure|Heartbeat)|s3:(GetObject|GetObjectVersion|ListBucket|PutObject)|kms:(Decrypt|GenerateDataKey))$/);
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     const objects = s3.flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r)).filter((r) => r.includes('/'));
-    for (const r of objects) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx/);
+    for (const r of objects) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json|refusal\.json)|\/runs\/\*\/rounds\/\*\/global\.onnx/);
     const puts = s3.filter((s) => actions(s).includes('s3:PutObject')).flatMap((s) => list(s.Resource)).map((r) => JSON.stringify(r));
     expect(puts.length).toBeGreaterThan(0);
     for (const r of puts) expect(r).toMatch(/\/updates\/runs\/\*\/rounds\/\*\//);

@@ -100,7 +100,7 @@ describe('training stack', () => {
       for (const other of bucketId.keys()) if (other !== id) expect(s3Resources).not.toContain(bucketId.get(other)!);
       const readsOwn = statements.filter(reads).flatMap(resources).filter((r) => r.includes(bucketId.get(id)!)).flatMap((r) => objectPath(r) ?? []);
       expect(readsOwn.join(' ')).toMatch(/\/data\/\*/);
-      expect(readsOwn.every((r) => /\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json))"/.test(r))).toBe(true);
+      expect(readsOwn.every((r) => /\/(data\/\*|updates\/runs\/\*\/rounds\/\*\/(update\.safetensors|manifest\.json|refusal\.json))"/.test(r))).toBe(true);
     }
   });
 
