@@ -5,7 +5,6 @@
 // updates/.../refusal.json and the job exits 0 (3 if it could not be written). The container's command (main.ts), an on-premises
 // agent (through main.ts) and the local simulation's warm job runners (infra/local/job-runner.ts)
 // all run jobs through here.
-import { FolderDataSource } from '../../lib/data/data-source.js';
 import { FedradError } from '../../lib/errors.js';
 import { runSiteTraining } from '../../lib/federation/train-site.js';
 import { formatIssues } from '../../lib/schemas/format.js';
@@ -13,6 +12,7 @@ import { TrainingJobEnvSchema } from '../../lib/schemas/training-job.js';
 import { checkTask } from '../../lib/site/enforce.js';
 import { parseSitePolicy, refusalReason } from '../../lib/site/policy.js';
 import { recordRefusal } from '../../lib/site/refusal.js';
+import { siteDataSourceFromEnv } from '../../lib/site/site-data.js';
 import { trainingStoreFromEnv } from '../../lib/storage/store-from-env.js';
 
 export async function runTrainingJob(env: NodeJS.ProcessEnv, log: (m: string) => void, error: (m: string) => void): Promise<number> {
@@ -36,7 +36,7 @@ export async function runTrainingJob(env: NodeJS.ProcessEnv, log: (m: string) =>
         return recorded ? 0 : 3;
       }
     }
-    await runSiteTraining(job, store, log, job.FEDRAD_DATA_DIR ? new FolderDataSource(job.FEDRAD_DATA_DIR) : undefined);
+    await runSiteTraining(job, store, log, siteDataSourceFromEnv(env));
     return 0;
   } catch (err) {
     const e = err as Error;

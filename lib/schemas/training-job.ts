@@ -32,6 +32,8 @@ export const TrainingJobEnvSchema = z.object({
   FEDRAD_TRAINING_SPEC: jsonString(TrainingSpecSchema),
   /** the site's images from this folder instead of the site bucket's data/ (an on-premises agent) */
   FEDRAD_DATA_DIR: z.string().min(1).optional(),
+  /** or a bucket on an S3-compatible endpoint in the hospital (JSON, lib/site/site-data.ts) */
+  FEDRAD_DATA_S3: z.string().min(2).optional(),
   /** the run's rounds and strategy (JSON), which a site policy checks */
   FEDRAD_RUN_ROUNDS: z.coerce.number().int().min(1).optional(),
   FEDRAD_STRATEGY: z.string().optional(),

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FedradError } from '../errors.js';
 import { formatIssues } from '../schemas/format.js';
+import { SiteDataS3Schema } from './site-data.js';
 
 export const SiteAgentConfigSchema = z
   .object({
@@ -13,7 +14,9 @@ export const SiteAgentConfigSchema = z
     /** one endpoint for SQS and Step Functions (a private endpoint, or `fedrad simulate`'s) */
     endpoint: z.url().optional(),
     /** the site's dataset folder (what `fedrad data index` wrote: images and dataset manifest) */
-    dataDir: z.string().min(1),
+    dataDir: z.string().min(1).optional(),
+    /** or the dataset in a bucket of an S3-compatible endpoint inside the hospital */
+    dataS3: SiteDataS3Schema.optional(),
     /** the site policy file: missing or malformed, every task is refused */
     policyFile: z.string().min(1),
     /** seconds between heartbeats while training; keep it well under the round's HeartbeatSeconds */
@@ -25,7 +28,8 @@ export const SiteAgentConfigSchema = z
     /** training threads (default: the machine's cores) */
     threads: z.number().int().min(1).max(256).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.dataDir === undefined) !== (c.dataS3 === undefined), { message: 'give the dataset as exactly one of dataDir (a folder) or dataS3 (an S3-compatible endpoint)', path: ['dataDir'] });
 export type SiteAgentConfig = z.infer<typeof SiteAgentConfigSchema>;
 
 export class InvalidAgentConfigError extends FedradError {}

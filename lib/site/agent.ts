@@ -38,7 +38,8 @@ export function jobEnvironment(task: AgentTask, config: SiteAgentConfig): Record
     FEDRAD_GLOBAL_MODEL_KEY: task.globalModelKey,
     FEDRAD_GLOBAL_MODEL_SHA256: task.globalModelSha256,
     FEDRAD_TRAINING_SPEC: task.trainingSpec,
-    FEDRAD_DATA_DIR: config.dataDir,
+    ...(config.dataDir ? { FEDRAD_DATA_DIR: config.dataDir } : {}),
+    ...(config.dataS3 ? { FEDRAD_DATA_S3: JSON.stringify(config.dataS3) } : {}),
     ...(config.storageRoot ? { FEDRAD_STORAGE_ROOT: config.storageRoot } : {}),
     ...(config.threads ? { FEDRAD_THREADS: String(config.threads) } : {}),
   };

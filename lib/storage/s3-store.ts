@@ -18,6 +18,8 @@ export interface S3StoreOptions {
   /** path-style addressing, which local S3 emulators need */
   forcePathStyle?: boolean;
   client?: S3Client;
+  /** credentials for this endpoint (default: the SDK's standard chain) */
+  credentials?: S3ClientConfig['credentials'];
 }
 
 export class S3BlobStore implements BlobStore {
@@ -31,6 +33,7 @@ export class S3BlobStore implements BlobStore {
       // with their aws-chunked framing.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     if (options.endpoint) {
       config.endpoint = options.endpoint;
