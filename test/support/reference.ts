@@ -4,6 +4,7 @@
 // onnxruntime has no float64 Conv on the CPU.
 import { getFloat, getInt, getInts, getString, type Model, type Node, numel } from '../../lib/model/graph.js';
 import { DICE_SMOOTH } from '../../lib/model/losses.js';
+import { convNd, poolNd, resizeNearestNd } from './reference-nd.js';
 
 export interface T64 {
   dims: number[];
@@ -268,7 +269,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Sigmoid': return map(x, (v) => 1 / (1 + Math.exp(-v)));
     case 'Tanh': return map(x, Math.tanh);
     case 'Identity': case 'Dropout': return x;
-    case 'Conv': return conv(node, x, y, z);
+    case 'Conv': return x.dims.length === 4 ? conv(node, x, y, z) : convNd(node, x, y, z);
     case 'ConvTranspose': return convTranspose(node, x, y, z);
     case 'MatMul': return matmul(x, y);
     case 'Gemm': {
@@ -278,8 +279,8 @@ function evalNode(node: Node, ins: T64[]): T64 {
       if (z) r = broadcast(r, z, (u, c) => u + getFloat(node, 'beta', 1) * c);
       return r;
     }
-    case 'MaxPool': return pool(node, x, 'max');
-    case 'AveragePool': return pool(node, x, 'avg');
+    case 'MaxPool': return x.dims.length === 4 ? pool(node, x, 'max') : poolNd(node, x, 'max');
+    case 'AveragePool': return x.dims.length === 4 ? pool(node, x, 'avg') : poolNd(node, x, 'avg');
     case 'GlobalAveragePool': {
       const inner = numel(x.dims.slice(2));
       const out = t64([x.dims[0], x.dims[1], ...x.dims.slice(2).map(() => 1)]);
@@ -290,7 +291,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Concat': { const ax = getInt(node, 'axis', 0); return concat(ins, ax < 0 ? ax + x.dims.length : ax); }
     case 'Resize': {
       if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest only');
-      return resizeNearest(x, Array.from(ins[2].data));
+      return x.dims.length === 4 ? resizeNearest(x, Array.from(ins[2].data)) : resizeNearestNd(x, Array.from(ins[2].data));
     }
     case 'Flatten': { const ax = getInt(node, 'axis', 1); return t64([numel(x.dims.slice(0, ax)), numel(x.dims.slice(ax))], x.data); }
     case 'Reshape': {
