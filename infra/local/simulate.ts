@@ -105,11 +105,11 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const epochs = o.epochs ?? 1;
   const learningRate = o.learningRate ?? (zoo === 'unet3d-segmenter' ? 5e-3 : 2e-3);
   const volumetric = zoo === 'unet3d-segmenter';
-  // 3D defaults sized for a 2-core machine: 16^3 patches (32 mm at 2 mm), width 4, depth 2, batch 2
+  // 3D defaults sized for a 2-core machine: 16^3 patches (32 mm at 2 mm), width 8, depth 2, batch 2, 40 steps a round
   const inputSize = o.inputSize ?? (volumetric ? 16 : 64);
-  const model3d = { channels: o.channels ?? 2, width: o.width ?? 4, depth: o.depth ?? 2, norm: 'instance' as const };
+  const model3d = { channels: o.channels ?? 2, width: o.width ?? 8, depth: o.depth ?? 2, norm: 'instance' as const };
   const volumes = { min: o.minVolumes ?? 4, max: o.maxVolumes ?? 8, test: o.testVolumes ?? 4 };
-  const localSteps = o.localSteps ?? (volumetric ? 30 : undefined);
+  const localSteps = o.localSteps ?? (volumetric ? 40 : undefined);
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
   const storageRoot = join(outDir, 'buckets');
