@@ -3,6 +3,7 @@
 // the run's seed, the round and the site, so a rerun is identical; validation runs sliding-window
 // inference over whole volumes and reports Dice and HD95 per region. The 2D trainer (trainer.ts)
 // feeds whole images; this one is its volumetric counterpart with the same result shape.
+import { totalmem } from 'node:os';
 import { InvalidSpecError, NonFiniteLossError, ShapeError } from '../errors.js';
 import type { TrainingSpec } from '../schemas/training-spec.js';
 import { Random } from '../util/random.js';
@@ -10,6 +11,7 @@ import { exportModel } from './export.js';
 import type { Model, TensorData } from './graph.js';
 import { type RegionMetrics, volumeMetrics } from './metrics-3d.js';
 import type { Metrics } from './metrics.js';
+import { trainingStepMemory } from './memory.js';
 import { encodeModel } from './onnx-io.js';
 import { LEARNING_RATE_INPUT, STEP_INPUT } from './optimizers.js';
 import { DEFAULT_PATCH_OPTIONS, type Normalization, type PatchOptions, type PatchVolume, patchSeed, prepareVolume, type PreparedVolume, samplePatches } from './patches.js';
@@ -35,6 +37,26 @@ export interface VolumeTrainOptions {
   patch?: Partial<Omit<PatchOptions, 'patch'>>;
   threads?: number;
   log?: (message: string) => void;
+  /** memory a step may take (default: this machine's total); a site with a GPU passes the device's */
+  memoryLimitBytes?: number;
+}
+
+/** Measured resident growth of a step was up to 2.8x the shape estimate (bench/train-3d.ts): keep 3x. */
+export const STEP_MEMORY_FACTOR = 3;
+
+/** Refuses, before any work, a batch of patches whose training step cannot fit `limit` bytes. */
+export function checkStepMemory(model: Model, batch: number, limit: number): number {
+  const need = STEP_MEMORY_FACTOR * trainingStepMemory(model, batch).estimateBytes;
+  if (need > limit) {
+    const { channels, patch } = volumeModelShape(model);
+    const gib = (b: number) => (b / 1024 ** 3).toFixed(2);
+    throw new InvalidSpecError(
+      `a training step of ${batch} patch(es) of ${patch}^3 x ${channels} channel(s) needs about ${gib(need)} GiB, more than the ${gib(limit)} GiB available: ` +
+        'lower training.batchSize, model.inputSize (the patch edge) or model.width',
+      { batch, patch, needBytes: need, limitBytes: limit },
+    );
+  }
+  return need;
 }
 
 export interface VolumeEvaluation {
@@ -109,6 +131,7 @@ export async function trainVolumes(o: VolumeTrainOptions): Promise<VolumeTrainRe
   if (o.spec.loss === 'softmax-cross-entropy') throw new InvalidSpecError("loss 'softmax-cross-entropy' does not fit a 3D segmentation model; use 'sigmoid-bce', 'soft-dice' or 'bce-dice'", { loss: o.spec.loss });
   if (o.train.length === 0) throw new InvalidSpecError('the training set has no volumes', {});
   for (const v of o.train) if (v.channels !== channels) throw new ShapeError(`a training volume has ${v.channels} channel(s); the model takes ${channels}`, { channels: v.channels });
+  const need = checkStepMemory(o.model, o.spec.batchSize, o.memoryLimitBytes ?? totalmem());
   const normalization = o.normalization ?? { kind: 'zscore' };
   const prepared: PreparedVolume[] = o.train.map((v) => prepareVolume(v, normalization, patchOptions.regions));
   const tg = buildTrainingGraph(o.model, { loss: o.spec.loss, optimizer: o.spec.optimizer, gradientClipNorm: o.spec.gradientClipNorm, fedproxMu: o.spec.fedproxMu });
@@ -118,7 +141,7 @@ export async function trainVolumes(o: VolumeTrainOptions): Promise<VolumeTrainRe
   const batch = o.spec.batchSize;
   const stepsPerEpoch = Math.max(1, Math.ceil((o.train.length * PATCHES_PER_VOLUME) / batch));
   const steps = o.spec.localSteps ?? o.spec.epochs * stepsPerEpoch;
-  log(`training ${o.model.graph.name} on ${ep.toUpperCase()}: ${o.train.length} volumes, ${steps} step(s) of ${batch} patches of ${patch}^3 x ${channels} channel(s)`);
+  log(`training ${o.model.graph.name} on ${ep.toUpperCase()}: ${o.train.length} volumes, ${steps} step(s) of ${batch} patches of ${patch}^3 x ${channels} channel(s), about ${Math.ceil(need / 1024 ** 2)} MiB a step`);
   const init = o.model.graph.initializers;
   const state = new Map<string, OrtTensor>();
   for (const name of tg.params) state.set(name, toOrt(init.get(name)!));
