@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../infra/local/simulate.js';
 import { sha256 } from '../../lib/model/onnx-io.js';
+import { LineageSchema } from '../../lib/schemas/lineage.js';
 import { UpdateManifestSchema } from '../../lib/schemas/update-manifest.js';
 import { getJson } from '../../lib/storage/blob-store.js';
 import { FolderBlobStore } from '../../lib/storage/folder-store.js';
@@ -28,7 +29,10 @@ describe('a 3D federation of 3 sites over 2 rounds', () => {
     const store = new FolderBlobStore(result.storageRoot);
     const models = await Promise.all([0, 1, 2].map(async (r) => sha256(await store.get(result.modelsBucket, keys.globalModel('e2e3d', r)))));
     expect(new Set(models).size).toBe(3);
-    const manifest = UpdateManifestSchema.parse(await getJson(store, 'fedrad-local-site-2', keys.updateManifest('e2e3d', 2)));
+    const lineage = LineageSchema.parse(await getJson(store, result.modelsBucket, keys.lineage('e2e3d', 2)));
+    const accepted = lineage.sites.filter((s) => s.status === 'accepted');
+    expect(accepted.length, JSON.stringify(lineage.sites)).toBeGreaterThanOrEqual(2);
+    const manifest = UpdateManifestSchema.parse(await getJson(store, `fedrad-local-${accepted[0].siteId}`, keys.updateManifest('e2e3d', 1))); // the second round's jobs, trained from model 1 (update keys count from 0)
     expect(manifest.baseModelSha256).toBe(models[1]);
     expect(manifest.steps).toBe(3);
     expect(manifest.sampleCount).toBeGreaterThan(0);

