@@ -1,8 +1,11 @@
 // Training-step throughput and memory of the 3D zoo models on onnxruntime-node: voxels/s, GFLOP/s
 // (multiply-adds of the convolutions, lib/model/flops.ts) and memory per step (lib/model/memory.ts's
 // estimate from the shapes, beside the measured growth of resident memory) at each patch
-// size and width. The 2D U-Net runs in the same process for the GFLOP/s comparison.
+// size and width. The 2D U-Net runs in the same process for the GFLOP/s comparison, and the same
+// 3D network in PyTorch (bench/torch/unet3d.py; Debian's python3-torch, FEDRAD_PYTHON names the
+// interpreter, default /usr/bin/python3) right after each configuration, with the ratio printed.
 // Usage: npm run bench:train3d [-- --patches 16,32 --widths 8 --depth 2 --channels 2 --batch 2 --threads 2 --seconds 3]
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { countFlops } from '../lib/model/flops.js';
 import { trainingStepMemory } from '../lib/model/memory.js';
@@ -75,13 +78,28 @@ async function measure(name: string, opts: Record<string, number | string>, inpu
     memoryPerStepMiB: { activations: Math.round(mem.activationBytes / MiB), parametersAndAdam: Math.round((mem.parameterBytes / MiB) * 10) / 10, estimate: Math.round(mem.estimateBytes / MiB), measuredRssGrowth: Math.round((peak - rssBefore) / MiB) },
     steps: timed, finalLoss: loss, loadAverage: (await import('node:os')).loadavg()[0],
   }));
+  return (elapsed / timed) * 1000;
+}
+
+/** The same network and step in PyTorch; undefined (with a line saying why) when it cannot run. */
+function torchStep(patch: number, width: number, depth: number, ours: number): void {
+  const python = process.env.FEDRAD_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(python, [new URL('./torch/unet3d.py', import.meta.url).pathname, ...[patch, width, depth, Number(values.channels), batch, threads, Number(values.seconds)].map(String)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    const why = (r.error?.message ?? r.stderr.trim().split('\n').at(-1) ?? 'no output').slice(0, 200);
+    console.log(JSON.stringify({ reference: 'pytorch', skipped: `${python} could not run the PyTorch U-Net (${why}); install Debian's python3-torch or set FEDRAD_PYTHON` }));
+    return;
+  }
+  const t = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { torch: string; stepMs: number; steps: number };
+  console.log(JSON.stringify({ reference: 'pytorch', torch: t.torch, patch, width, depth, batch, threads, stepMs: t.stepMs, steps: t.steps, oursStepMs: Math.round(ours * 10) / 10, pytorchOverOursStepTime: Math.round((t.stepMs / ours) * 100) / 100 }));
 }
 
 const channels = Number(values.channels);
 const depth = Number(values.depth);
 for (const width of values.widths!.split(',').map(Number)) {
   for (const patch of values.patches!.split(',').map(Number)) {
-    await measure('unet3d-segmenter', { seed: 0, inputSize: patch, width, depth, channels, norm: 'instance' } as never, [batch, channels, patch, patch, patch], [batch, 2, patch, patch, patch]);
+    const ours = await measure('unet3d-segmenter', { seed: 0, inputSize: patch, width, depth, channels, norm: 'instance' } as never, [batch, channels, patch, patch, patch], [batch, 2, patch, patch, patch]);
+    torchStep(patch, width, depth, ours);
   }
 }
 if (values['with-2d']) await measure('unet-segmenter', { seed: 0, inputSize: 64, width: 16 } as never, [16, 1, 64, 64], [16, 1, 64, 64]);
