@@ -11,6 +11,9 @@ import { FolderDataSource } from '../../lib/data/data-source.js';
 import { loadSiteDataset } from '../../lib/data/load-dataset.js';
 import { synthesizeFederation, TEST_SITE_ID } from '../../lib/data/synth.js';
 import { type Baselines, computeBaselines } from '../../lib/federation/baselines.js';
+import { computeBaselines3d, loadAllVolumes } from '../../lib/federation/baselines-3d.js';
+import { synthesizeFederation3d } from '../../lib/data/synth-3d.js';
+import { evaluateVolumes, VOLUME_SPACING_MM } from '../../lib/model/volume-trainer.js';
 import type { RunSummary } from '../../lib/federation/finish-run.js';
 import { loadRunReport } from '../../lib/federation/finish-run.js';
 import { metricOf, renderReportHtml } from '../../lib/federation/report.js';
@@ -42,11 +45,18 @@ import { planRun } from '../../lib/runs/plan-run.js';
 export interface SimulateOptions {
   sites?: number;
   rounds?: number;
-  model?: 'cnn-classifier' | 'unet-segmenter';
+  model?: 'cnn-classifier' | 'unet-segmenter' | 'unet3d-segmenter';
   /** an ONNX model file to federate instead of a zoo model (uploaded to the models bucket as the run's model) */
   modelFile?: string;
   /** the brought model's task (default: what its output shape says) */
   task?: 'classification' | 'segmentation';
+  /** unet3d-segmenter: MR sequences (1-4, default 2), width (default 4), depth (default 2), volumes per site and in the test set */
+  channels?: number;
+  width?: number;
+  depth?: number;
+  minVolumes?: number;
+  maxVolumes?: number;
+  testVolumes?: number;
   /** the classifier's normalization: BatchNorm (default) or GroupNorm */
   norm?: 'batch' | 'group';
   strategy?: 'fedavg';
@@ -116,10 +126,15 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const zoo = o.model ?? 'cnn-classifier';
   const seed = o.seed ?? 7;
   const epochs = o.epochs ?? 1;
-  const learningRate = o.learningRate ?? 2e-3;
+  const learningRate = o.learningRate ?? (zoo === 'unet3d-segmenter' ? 5e-3 : 2e-3);
+  const volumetric = zoo === 'unet3d-segmenter';
   // A brought model fixes the input size; its task decides the metric and the baselines' loss.
   const brought = o.modelFile ? await readBroughtModel(o.modelFile, o.task) : undefined;
-  const inputSize = brought?.inputSize ?? o.inputSize ?? 64;
+  // 3D defaults sized for a 2-core machine: 16^3 patches (32 mm at 2 mm), width 8, depth 2, batch 2, 40 steps a round
+  const inputSize = brought?.inputSize ?? o.inputSize ?? (volumetric ? 16 : 64);
+  const model3d = { channels: o.channels ?? 2, width: o.width ?? 8, depth: o.depth ?? 2, norm: 'instance' as const };
+  const volumes = { min: o.minVolumes ?? 4, max: o.maxVolumes ?? 8, test: o.testVolumes ?? 4 };
+  const localSteps = o.localSteps ?? (volumetric ? 40 : undefined);
   const concurrency = o.concurrency ?? Math.max(1, Math.min(siteCount, availableParallelism()));
   const outDir = resolve(o.out ?? '.fedrad/simulate');
   const storageRoot = join(outDir, 'buckets');
@@ -133,8 +148,8 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
     trainingConcurrency: concurrency,
   });
   const runId = o.runId ?? `sim-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-  const model: RunInputRaw['model'] = brought ? { onnx: { key: brought.key, sha256: brought.sha256 }, ...(o.task ? { task: o.task } : {}) } : { zoo, inputSize, seed: 0, ...(o.norm ? { norm: o.norm } : {}) };
-  const input: RunInputRaw = { runId, rounds, model, training: { epochs, ...(o.localSteps ? { localSteps: o.localSteps } : {}), batchSize: 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
+  const model: RunInputRaw['model'] = brought ? { onnx: { key: brought.key, sha256: brought.sha256 }, ...(o.task ? { task: o.task } : {}) } : { zoo, inputSize, seed: 0, ...(volumetric ? model3d : {}), ...(o.norm ? { norm: o.norm } : {}) };
+  const input: RunInputRaw = { runId, rounds, model, training: { epochs, ...(localSteps ? { localSteps } : {}), batchSize: volumetric ? 2 : 32, seed, optimizer: { type: 'adam', learningRate } }, ...(o.minSites ? { minSites: o.minSites } : {}), ...(o.strategyConfig ? { strategy: o.strategyConfig } : {}), ...(o.gate ? { gate: o.gate } : {}), ...(o.aggregation ? { aggregation: o.aggregation } : {}) };
   // Refuse a run Prepare run would refuse before spending minutes on data and baselines.
   const plan = planRun(input, config.sites.map((s) => s.id), brought ? { bytes: brought.bytes.length } : undefined);
   // The CDK app synthesizes in a child process (the site layouts need its bucket names).
@@ -144,12 +159,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const layoutOf = new Map(layouts.map((l) => [l.siteId, l]));
 
   // Synthetic data in the site buckets' data/ prefix; reused when the same federation is asked again.
-  const dataKey = JSON.stringify({ siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1, ...(modes.length ? { modes } : {}) });
+  const dataKey = JSON.stringify(volumetric ? { siteCount, seed, volumes, channels: model3d.channels, v: '3d-1', ...(modes.length ? { modes } : {}) } : { siteCount, seed, min: o.minImages ?? 100, max: o.maxImages ?? 1000, test: o.testImages ?? 400, inputSize, v: 1, ...(modes.length ? { modes } : {}) });
   const marker = join(outDir, 'federation.json');
   if ((await readJson<{ key: string }>(marker))?.key !== dataKey) {
     await rm(outDir, { recursive: true, force: true });
-    log(`writing ${siteCount} synthetic sites (DICOM) into ${storageRoot}`);
-    await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => layoutOf.get(id)!.siteDir });
+    if (volumetric) {
+      log(`writing ${siteCount} synthetic 3D sites (NIfTI) into ${storageRoot}`);
+      await synthesizeFederation3d({ out: outDir, sites: siteCount, seed, channels: model3d.channels, minVolumes: volumes.min, maxVolumes: volumes.max, testVolumes: volumes.test, siteDir: (id) => layoutOf.get(id)!.siteDir });
+    } else {
+      log(`writing ${siteCount} synthetic sites (DICOM) into ${storageRoot}`);
+      await synthesizeFederation({ out: outDir, sites: siteCount, seed, minImages: o.minImages ?? 100, maxImages: o.maxImages ?? 1000, testImages: o.testImages ?? 400, inputSize, siteDir: (id) => layoutOf.get(id)!.siteDir });
+    }
     await writeFile(marker, JSON.stringify({ key: dataKey }));
   } else {
     // Each run is new: clear earlier runs' models, updates and records, keep the data.
@@ -163,12 +183,19 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
 
   let baselines: Baselines | undefined;
   if (o.baselines ?? true) {
-    const baselineKey = `${dataKey}|${brought?.sha256 ?? zoo}|${o.norm ?? 'batch'}|${o.localSteps ? `${rounds * o.localSteps} steps` : rounds * epochs}|${learningRate}`;
+    const baselineKey = `${dataKey}|${brought?.sha256 ?? zoo}|${o.norm ?? 'batch'}|${localSteps ? `${rounds * localSteps} steps` : rounds * epochs}|${learningRate}${volumetric ? `|${JSON.stringify(model3d)}|${inputSize}` : ''}`;
     const cached = await readJson<{ key: string; baselines: Baselines }>(join(outDir, 'baselines.json'));
     if (cached?.key === baselineKey) baselines = cached.baselines;
     else {
       log('computing baselines: centralized and each site alone');
-      baselines = await computeBaselines({
+      baselines = volumetric ? await computeBaselines3d({
+        sites: layouts.map((l) => ({ siteId: l.siteId, dataDir: l.dataDir })),
+        testDataDir,
+        zoo,
+        model: { seed: 0, inputSize, ...model3d },
+        spec: { localSteps: rounds * localSteps!, batchSize: 2, seed, optimizer: { type: 'adam', learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
+        log,
+      }) : await computeBaselines({
         sites: layouts.map((l) => ({ siteId: l.siteId, dataDir: l.dataDir })),
         testDataDir,
         zoo,
@@ -262,11 +289,17 @@ export async function simulate(o: SimulateOptions = {}): Promise<SimulationResul
   const workflowSeconds = (performance.now() - workflowStarted) / 1000;
 
   // Score every global model on the held-out test set (what the sites' metrics cannot show).
-  const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: (brought ? brought.task === 'segmentation' : zoo === 'unet-segmenter') ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
-  const test = (await loadSiteDataset(new FolderDataSource(testDataDir))).train;
+  const report = finalRound > 0 ? await loadRunReport(store, deployment.modelsBucket, runId, finalRound) : { runId, metric: (brought ? brought.task === 'segmentation' : zoo === 'unet-segmenter' || volumetric) ? 'dice' : 'accuracy', rounds: [], status: 'failed' as const };
+  if (volumetric) report.metric = 'dice'; // the sites report Dice only when they hold validation volumes
+  const test = volumetric ? undefined : (await loadSiteDataset(new FolderDataSource(testDataDir))).train;
+  const testVolumes = volumetric ? await loadAllVolumes(testDataDir, VOLUME_SPACING_MM) : undefined;
   for (const r of report.rounds) {
     const model = decodeModel(await store.get(deployment.modelsBucket, keys.globalModel(runId, r.round)));
-    const metrics = (await evaluateModel(model, test)) as unknown as Record<string, number>;
+    if (testVolumes) {
+      r.testMetric = (await evaluateVolumes(model, testVolumes)).dice;
+      continue;
+    }
+    const metrics = (await evaluateModel(model, test!)) as unknown as Record<string, number>;
     r.testMetric = metricOf(metrics)?.[1];
     if (Number.isFinite(metrics.rocAuc)) r.testRocAuc = metrics.rocAuc;
   }

@@ -11,10 +11,17 @@ import type { SimulationSummary } from '../workflow/simulation.js';
 export interface SimulateCliOptions {
   sites: number;
   rounds: number;
-  model: 'cnn-classifier' | 'unet-segmenter';
+  model: 'cnn-classifier' | 'unet-segmenter' | 'unet3d-segmenter';
   /** an ONNX file given as --model ./my-net.onnx */
   modelFile?: string;
   task?: 'classification' | 'segmentation';
+  /** unet3d-segmenter: MR sequences per volume, patch edge, network width and depth, volumes per site */
+  channels?: number;
+  inputSize?: number;
+  width?: number;
+  depth?: number;
+  minVolumes?: number;
+  maxVolumes?: number;
   /** the strategy with its parameters, as the run input takes it (from --strategy and --strategy-options) */
   strategyConfig?: StrategyInput;
   seed: number;
@@ -98,7 +105,7 @@ export function summaryTable(r: SimulateCliResult): string {
   return lines.join('\n');
 }
 
-const ZOO = ['cnn-classifier', 'unet-segmenter'];
+const ZOO = ['cnn-classifier', 'unet-segmenter', 'unet3d-segmenter'];
 function modelOption(value: string): string {
   if (ZOO.includes(value) || value.endsWith('.onnx')) return value;
   throw new InvalidArgumentError(`--model takes a zoo model (${ZOO.join(', ')}) or an ONNX file ending in .onnx, got '${value.slice(0, 80)}'`);
@@ -110,8 +117,14 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn, termi
     .description('run a whole federation on this machine: the same state machine, functions and training job as the cloud, on synthetic DICOM sites')
     .option('--sites <n>', 'number of sites', int('--sites', 1, 50), 4)
     .option('--rounds <n>', 'federated rounds', int('--rounds', 1, 1000), 5)
-    .option('--model <zoo|file.onnx>', 'zoo model (cnn-classifier | unet-segmenter), or an ONNX file to federate (see docs/bring-your-own-model.md)', modelOption, 'cnn-classifier')
+    .option('--model <zoo|file.onnx>', 'zoo model (cnn-classifier | unet-segmenter | unet3d-segmenter), or an ONNX file to federate (see docs/bring-your-own-model.md)', modelOption, 'cnn-classifier')
     .addOption(new Option('--task <task>', "a brought model's task (default: what its output shape says)").choices(['classification', 'segmentation']))
+    .option('--channels <n>', 'unet3d-segmenter: MR sequences per synthetic volume (default 2)', int('--channels', 1, 4))
+    .option('--patch <n>', 'unet3d-segmenter: cubic patch edge in voxels at 2 mm (default 16)', int('--patch', 8, 128))
+    .option('--width <n>', 'unet3d-segmenter: channels of the first stage (default 8)', int('--width', 1, 64))
+    .option('--depth <n>', 'unet3d-segmenter: down-sampling stages (default 2)', int('--depth', 1, 4))
+    .option('--min-volumes <n>', 'unet3d-segmenter: volumes at the smallest site (default 4)', int('--min-volumes', 1, 10000))
+    .option('--max-volumes <n>', 'unet3d-segmenter: volumes at the largest site (default 8)', int('--max-volumes', 1, 10000))
     .addOption(new Option('--strategy <name>', 'aggregation strategy').choices(STRATEGY_TYPES).default('fedavg'))
     .option('--strategy-options <json>', `the strategy's parameters as JSON, e.g. '{"f":1}' for krum, '{"beta":0.2}' for trimmed-mean, '{"clipNorm":5}' for any`)
     .option('--seed <n>', 'seed of the synthetic data', int('--seed', 0, 2 ** 31), 7)
@@ -126,7 +139,8 @@ export function addSimulateCommand(program: Command, simulate: SimulateFn, termi
     .option('--out <dir>', 'output folder (buckets, report)', '.fedrad/simulate')
     .option('--s3-endpoint <url>', 'use an S3-compatible endpoint (LocalStack, MinIO) instead of the local folder; buckets are created there')
     .option('--json', 'print one JSON object as the last line')
-    .action(async ({ strategy, strategyOptions, ...o }: Omit<SimulateCliOptions, 'strategyConfig'> & { strategy: string; strategyOptions?: string }) => {
+    .action(async ({ strategy, strategyOptions, patch, ...o }: Omit<SimulateCliOptions, 'strategyConfig'> & { strategy: string; strategyOptions?: string; patch?: number }) => {
+      if (patch !== undefined) o.inputSize = patch;
       if (o.localSteps !== undefined && o.epochs !== 1) throw new InvalidSpecError('set either --epochs or --local-steps, not both');
       const strategyConfig = strategyFromCli(strategy, strategyOptions);
       if (o.model.endsWith('.onnx')) Object.assign(o, { modelFile: o.model, model: 'cnn-classifier' });

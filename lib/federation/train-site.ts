@@ -15,6 +15,7 @@ import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-stor
 import { keys } from '../storage/keys.js';
 import { CorruptGlobalModelError, UpdateConflictError } from './errors.js';
 import { computeUpdate } from './update.js';
+import { trainSiteVolumes } from './train-site-volumes.js';
 
 export function metricsRecord(m: Metrics | undefined): Record<string, number> {
   if (!m) return {};
@@ -43,6 +44,7 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
     throw new CorruptGlobalModelError(`global model s3://${job.FEDRAD_MODELS_BUCKET}/${job.FEDRAD_GLOBAL_MODEL_KEY} has SHA-256 ${actual}, but this round's model is ${job.FEDRAD_GLOBAL_MODEL_SHA256}`, { key: job.FEDRAD_GLOBAL_MODEL_KEY });
   }
   const global = decodeModel(bytes, job.FEDRAD_GLOBAL_MODEL_KEY);
+  if (global.graph.inputs[0]?.shape.length === 5) return trainSiteVolumes(job, store, global, actual, started, log);
   const dataset = await loadSiteDataset(data ?? new BlobDataSource(store, job.FEDRAD_SITE_BUCKET));
   log(`site ${job.FEDRAD_SITE_ID}: ${dataset.train.count} training and ${dataset.validation.count} validation samples`);
   const hasValidation = dataset.validation.count > 0;

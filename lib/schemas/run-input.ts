@@ -1,18 +1,21 @@
 // The run input: what a researcher pastes into the Step Functions console, passes to the CLI, or a
 // schedule stores. Every field has a default except what cannot have one; unknown fields are errors.
 import { z } from 'zod';
-import { ZOO_NAMES } from '../model/zoo/index.js';
+import { ZOO_3D_NAMES, ZOO_NAMES } from '../model/zoo/index.js';
 import { GateConfigSchema, StrategySchema } from './strategy.js';
 import { LossNameSchema, RunTrainingSpecSchema } from './training-spec.js';
 
 export const ZooModelSchema = z
   .object({
-    zoo: z.enum(ZOO_NAMES),
+    zoo: z.enum([...ZOO_NAMES, ...ZOO_3D_NAMES]),
     seed: z.number().int().min(0).default(0),
     inputSize: z.number().int().min(8).max(1024).default(64),
     width: z.number().int().min(1).max(256).optional(),
     /** BatchNorm (default) or GroupNorm, which keeps no running statistics (better across differing sites) */
-    norm: z.enum(['batch', 'group']).optional(),
+    norm: z.enum(['batch', 'group', 'instance']).optional(),
+    /** 3D models: input channels (MR sequences, 1-4) and down-sampling stages (1-4) */
+    channels: z.number().int().min(1).max(4).optional(),
+    depth: z.number().int().min(1).max(4).optional(),
   })
   .strict();
 

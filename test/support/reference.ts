@@ -4,6 +4,7 @@
 // onnxruntime has no float64 Conv on the CPU.
 import { getFloat, getInt, getInts, getString, type Model, type Node, numel } from '../../lib/model/graph.js';
 import { DICE_SMOOTH } from '../../lib/model/losses.js';
+import { convNd, poolNd, resizeNearestNd } from './reference-nd.js';
 
 export interface T64 {
   dims: number[];
@@ -327,7 +328,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
     case 'Sigmoid': return map(x, (v) => 1 / (1 + Math.exp(-v)));
     case 'Tanh': return map(x, Math.tanh);
     case 'Identity': case 'Dropout': return x;
-    case 'Conv': return conv(node, x, y, z);
+    case 'Conv': return x.dims.length === 4 ? conv(node, x, y, z) : convNd(node, x, y, z);
     case 'ConvTranspose': return convTranspose(node, x, y, z);
     case 'MatMul': return matmul(x, y);
     case 'Gemm': {
@@ -337,8 +338,8 @@ function evalNode(node: Node, ins: T64[]): T64 {
       if (z) r = broadcast(r, z, (u, c) => u + getFloat(node, 'beta', 1) * c);
       return r;
     }
-    case 'MaxPool': return pool(node, x, 'max');
-    case 'AveragePool': return pool(node, x, 'avg');
+    case 'MaxPool': return x.dims.length === 4 ? pool(node, x, 'max') : poolNd(node, x, 'max');
+    case 'AveragePool': return x.dims.length === 4 ? pool(node, x, 'avg') : poolNd(node, x, 'avg');
     case 'GlobalAveragePool': {
       const inner = numel(x.dims.slice(2));
       const out = t64([x.dims[0], x.dims[1], ...x.dims.slice(2).map(() => 1)]);
@@ -356,7 +357,7 @@ function evalNode(node: Node, ins: T64[]): T64 {
       }
       if (getString(node, 'mode', 'nearest') !== 'nearest') throw new Error('reference: nearest or linear only');
       const scales = ins[2] && ins[2].data.length > 0 ? Array.from(ins[2].data) : Array.from(ins[3].data, (s, i) => s / x.dims[i]);
-      return resizeNearest(x, scales);
+      return x.dims.length === 4 ? resizeNearest(x, scales) : resizeNearestNd(x, scales);
     }
     // Exporters' shape arithmetic, evaluated as the ONNX operator definitions say.
     case 'Constant': {

@@ -101,6 +101,45 @@ export class LayerBuilder {
     return this.b.op('Gemm', [x, w, bias], { transB: attr.int(1) }, name.replace(/\W/g, '_'));
   }
 
+  /** Convolution over `rank` spatial axes (3 for volumes), cubic kernel, He-normal weights. */
+  convNd(x: string, name: string, cin: number, cout: number, rank: number, kernel = 3, opts: { pad?: number; bias?: boolean } = {}): string {
+    const pad = opts.pad ?? Math.floor(kernel / 2);
+    const std = Math.sqrt(2 / (cin * kernel ** rank));
+    const w = this.param(`${name}.weight`, [cout, cin, ...Array(rank).fill(kernel)], () => this.rng.normal() * std);
+    const inputs = [x, w];
+    if (opts.bias ?? true) inputs.push(this.param(`${name}.bias`, [cout], () => 0));
+    return this.b.op('Conv', inputs, { kernel_shape: attr.ints(Array(rank).fill(kernel)), strides: attr.ints(Array(rank).fill(1)), pads: attr.ints(Array(2 * rank).fill(pad)) }, name.replace(/\W/g, '_'));
+  }
+
+  /**
+   * Group normalization for any number of spatial axes; `shape` is the input's [C, ...spatial].
+   * groups = C is instance normalization (Ulyanov et al., 2016), the usual choice of 3D U-Nets
+   * trained on patches of one or two volumes (nnU-Net).
+   */
+  groupNormNd(x: string, name: string, shape: number[], groups: number): string {
+    const [c, ...spatial] = shape;
+    if (c % groups !== 0) throw new Error(`group norm ${name}: ${c} channels do not split into ${groups} groups`);
+    const grouped = this.b.op('Reshape', [x, this.b.ints([0, groups, -1, 1], 'gn_groups')]);
+    const axes = this.b.ints([2], 'gn_axes');
+    const centered = this.b.op('Sub', [grouped, this.b.op('ReduceMean', [grouped, axes], { keepdims: attr.int(1) })]);
+    const variance = this.b.op('ReduceMean', [this.b.op('Mul', [centered, centered]), axes], { keepdims: attr.int(1) });
+    const normed = this.b.op('Div', [centered, this.b.op('Sqrt', [this.b.op('Add', [variance, this.b.scalar(1e-5)])])]);
+    const back = this.b.op('Reshape', [normed, this.b.ints([0, c, ...spatial], 'gn_shape')]);
+    const ones = spatial.map(() => 1);
+    const scale = this.param(`${name}.weight`, [c, ...ones], () => 1);
+    const shift = this.param(`${name}.bias`, [c, ...ones], () => 0);
+    return this.b.op('Add', [this.b.op('Mul', [back, scale]), shift], {}, name.replace(/\W/g, '_'));
+  }
+
+  maxPoolNd(x: string, rank: number, k = 2): string {
+    return this.b.op('MaxPool', [x], { kernel_shape: attr.ints(Array(rank).fill(k)), strides: attr.ints(Array(rank).fill(k)) });
+  }
+
+  upsampleNd(x: string, rank: number, factor = 2): string {
+    const scales = this.b.constant(floatTensor([2 + rank], [1, 1, ...Array(rank).fill(factor)]), 'scales');
+    return this.b.op('Resize', [x, '', scales], { mode: attr.string('nearest') }, 'upsample');
+  }
+
   finish(opts: { name: string; input: string; inputShape: number[]; output: string; outputShape: Array<number | string>; metadata: Record<string, string> }): Model {
     const initializers = new Map([...this.weights, ...this.b.initializers]);
     this.b.opNamed('Identity', [opts.output], ['logits']);
