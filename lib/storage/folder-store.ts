@@ -92,7 +92,46 @@ export class FolderBlobStore implements BlobStore {
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
+  /**
+   * Pinned reads come in long runs over the same object (a gate or an aggregation streaming an
+   * update): the handle is opened and checked once per object and version, then kept; every read on
+   * it is followed by a stat that still must show that version (a write changes the change time,
+   * which no caller can set back), so a cached handle never serves other bytes.
+   */
+  private pinned = new Map<string, FileHandle>();
+  private static readonly PINNED_HANDLES = 64;
+
+  private async pinnedHandle(bucket: string, key: string, version: string): Promise<FileHandle> {
+    const id = `${bucket}\0${key}\0${version}`;
+    const cached = this.pinned.get(id);
+    if (cached) return cached;
+    const { handle, stats } = await this.openObject(bucket, key);
+    if (versionOf(stats) !== version) {
+      await handle.close();
+      throw new ObjectChangedError(bucket, key, version);
+    }
+    if (this.pinned.size >= FolderBlobStore.PINNED_HANDLES) {
+      const [oldest, h] = this.pinned.entries().next().value as [string, FileHandle];
+      this.pinned.delete(oldest);
+      await h.close().catch(() => {});
+    }
+    this.pinned.set(id, handle);
+    return handle;
+  }
+
+  private async readPinned(bucket: string, key: string, start: number, target: Uint8Array, version: string): Promise<number> {
+    const handle = await this.pinnedHandle(bucket, key, version);
+    const n = (await handle.read(target, 0, target.length, start)).bytesRead;
+    if (versionOf((await handle.stat({ bigint: true })) as BigIntStats) !== version) {
+      this.pinned.delete(`${bucket}\0${key}\0${version}`);
+      await handle.close().catch(() => {});
+      throw new ObjectChangedError(bucket, key, version);
+    }
+    return n;
+  }
+
   async readRangeInto(bucket: string, key: string, start: number, target: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    if (options.version) return this.readPinned(bucket, key, start, target, options.version);
     const { handle, stats } = await this.openObject(bucket, key);
     try {
       this.checkVersion(bucket, key, stats, options);
