@@ -17,7 +17,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 export const KEY_ADMIN_ACTIONS = ['kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*', 'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion', 'kms:RotateKeyOnDemand'];
 
 /** A key policy that lets the account administer the key and nobody use it until a statement says who. */
-export function adminOnlyKeyPolicy(scope: Stack): iam.PolicyDocument {
+export function adminOnlyKeyPolicy(_scope: Stack): iam.PolicyDocument {
   return new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ sid: 'AccountAdministersTheKeyButCannotUseIt', principals: [new iam.AccountRootPrincipal()], actions: KEY_ADMIN_ACTIONS, resources: ['*'] })] });
 }
 

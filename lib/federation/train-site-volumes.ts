@@ -12,8 +12,8 @@ import { encodeSafetensors } from '../model/safetensors.js';
 import { evaluateVolumes, type SpacedVolume, trainVolumes, type VolumeEvaluation, volumeSpacingOf } from '../model/volume-trainer.js';
 import type { TrainingJobEnv } from '../schemas/training-job.js';
 import type { UpdateManifest } from '../schemas/update-manifest.js';
-import { type BlobStore, putOnce } from '../storage/blob-store.js';
-import { keys } from '../storage/keys.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { commitUpdate } from './commit-update.js';
 import { computeUpdate } from './update.js';
 
 /** A loaded sample as the patch trainer takes it: voxels, label map, spacing. */
@@ -59,9 +59,6 @@ export async function trainSiteVolumes(job: TrainingJobEnv, store: BlobStore, gl
     executionProvider: result.executionProvider,
     seconds: (performance.now() - started) / 1000,
   };
-  // written once, as the 2D job's (a retried job with other bytes stops rather than replacing them)
-  await putOnce(store, job.FEDRAD_SITE_BUCKET, keys.update(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND), update, 'application/octet-stream');
-  await putOnce(store, job.FEDRAD_SITE_BUCKET, keys.updateManifest(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND), `${JSON.stringify(manifest, null, 1)}\n`, 'application/json');
-  log(`site ${job.FEDRAD_SITE_ID}: update written (${update.length} bytes, train loss ${manifest.trainLoss?.toFixed(4) ?? 'none'})`);
+  await commitUpdate(store, job, update, manifest, log);
   return { status: 'written', manifest };
 }

@@ -11,9 +11,10 @@ import { encodeSafetensors } from '../model/safetensors.js';
 import { trainModel } from '../model/trainer.js';
 import type { TrainingJobEnv } from '../schemas/training-job.js';
 import type { UpdateManifest } from '../schemas/update-manifest.js';
-import { type BlobStore, ObjectExistsError, putOnce } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
-import { CorruptGlobalModelError, UpdateConflictError } from './errors.js';
+import { commitUpdate } from './commit-update.js';
+import { CorruptGlobalModelError } from './errors.js';
 import { computeUpdate } from './update.js';
 import { trainSiteVolumes } from './train-site-volumes.js';
 
@@ -69,18 +70,6 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
   // The update first, the manifest last: the manifest commits the update. Both are written once
   // (If-None-Match: *): a retried job that trains the same bytes succeeds, and one whose earlier
   // attempt left different bytes stops with a message rather than replacing what may be read.
-  const updateKey = keys.update(job.FEDRAD_RUN_ID, job.FEDRAD_ROUND);
-  try {
-    await putOnce(store, job.FEDRAD_SITE_BUCKET, updateKey, update, 'application/octet-stream');
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err;
-    throw new UpdateConflictError(
-      `site ${job.FEDRAD_SITE_ID}: s3://${job.FEDRAD_SITE_BUCKET}/${updateKey} already holds other bytes from an earlier attempt that wrote no manifest; updates are never overwritten. The site's operator may delete that object to let this round's job write again.`,
-      { site: job.FEDRAD_SITE_ID, key: updateKey },
-      { cause: err },
-    );
-  }
-  await putOnce(store, job.FEDRAD_SITE_BUCKET, manifestKey, `${JSON.stringify(manifest, null, 1)}\n`, 'application/json');
-  log(`site ${job.FEDRAD_SITE_ID}: update written (${update.length} bytes, train loss ${manifest.trainLoss?.toFixed(4) ?? 'none'})`);
+  await commitUpdate(store, job, update, manifest, log);
   return { status: 'written', manifest };
 }
