@@ -25,7 +25,7 @@ describe('fedrad simulate', () => {
     const both = await fails(['--epochs', '2', '--local-steps', '5']);
     expect(both.stderr).toContain('set either --epochs or --local-steps, not both');
     const badModel = await fails(['--model', 'resnet']);
-    expect(badModel.stderr).toContain("--model takes a zoo model (cnn-classifier, unet-segmenter) or an ONNX file ending in .onnx, got 'resnet'");
+    expect(badModel.stderr).toContain("--model takes a zoo model (cnn-classifier, unet-segmenter, unet3d-segmenter) or an ONNX file ending in .onnx, got 'resnet'");
     const zooTask = await fails(['--task', 'segmentation']);
     expect(zooTask.stderr).toContain('--task applies to a brought model (--model ./file.onnx); a zoo model knows its task');
     const missing = await fails(['--model', '/nonexistent/net.onnx', '--out', join(tmpdir(), 'fedrad-never')]);
