@@ -7,14 +7,11 @@ import { type LoadedVolumes, loadVolumeSamples } from '../data/load-volumes.js';
 import { spacingOf } from '../data/volume.js';
 import { DatasetError } from '../errors.js';
 import type { Model } from '../model/graph.js';
-import { sha256 } from '../model/onnx-io.js';
-import { encodeSafetensors } from '../model/safetensors.js';
 import { evaluateVolumes, type SpacedVolume, trainVolumes, type VolumeEvaluation, volumeSpacingOf } from '../model/volume-trainer.js';
 import type { TrainingJobEnv } from '../schemas/training-job.js';
 import type { UpdateManifest } from '../schemas/update-manifest.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { commitUpdate } from './commit-update.js';
-import { computeUpdate } from './update.js';
+import { buildUpdate, commitUpdate, finiteOrNull } from './commit-update.js';
 
 /** A loaded sample as the patch trainer takes it: voxels, label map, spacing. */
 export function spacedVolumes(samples: LoadedVolumes['train'], location: string): SpacedVolume[] {
@@ -43,22 +40,17 @@ export async function trainSiteVolumes(job: TrainingJobEnv, store: BlobStore, gl
   log(`site ${job.FEDRAD_SITE_ID}: ${train.length} training and ${validation.length} validation volumes`);
   const globalEval = validation.length ? await evaluateVolumes(global, validation) : undefined;
   const result = await trainVolumes({ model: global, spec: job.FEDRAD_TRAINING_SPEC, train, validation, round: job.FEDRAD_ROUND, siteId: job.FEDRAD_SITE_ID, log });
-  const update = encodeSafetensors(computeUpdate(global, result.weights), { siteId: job.FEDRAD_SITE_ID, runId: job.FEDRAD_RUN_ID, round: String(job.FEDRAD_ROUND) });
-  const manifest: UpdateManifest = {
-    version: 1,
-    siteId: job.FEDRAD_SITE_ID,
-    runId: job.FEDRAD_RUN_ID,
-    round: job.FEDRAD_ROUND,
+  const { update, manifest } = buildUpdate(job, global, result.weights, {
     baseModelSha256: globalSha,
-    updateSha256: sha256(update),
     sampleCount: train.length,
     globalMetrics: record(globalEval),
     localMetrics: record(result.evaluation),
-    trainLoss: Number.isFinite(result.epochLosses.at(-1) ?? Number.NaN) ? (result.epochLosses.at(-1) as number) : null,
+    trainLoss: finiteOrNull(result.epochLosses.at(-1)),
     steps: result.steps,
     executionProvider: result.executionProvider,
     seconds: (performance.now() - started) / 1000,
-  };
+  });
+
   await commitUpdate(store, job, update, manifest, log);
   return { status: 'written', manifest };
 }

@@ -7,15 +7,13 @@ import { loadSiteDataset } from '../data/load-dataset.js';
 import { evaluateModel } from '../model/evaluate.js';
 import type { Metrics } from '../model/metrics.js';
 import { decodeModel, sha256 } from '../model/onnx-io.js';
-import { encodeSafetensors } from '../model/safetensors.js';
 import { trainModel } from '../model/trainer.js';
 import type { TrainingJobEnv } from '../schemas/training-job.js';
 import type { UpdateManifest } from '../schemas/update-manifest.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { keys } from '../storage/keys.js';
-import { commitUpdate } from './commit-update.js';
+import { buildUpdate, commitUpdate, finiteOrNull } from './commit-update.js';
 import { CorruptGlobalModelError } from './errors.js';
-import { computeUpdate } from './update.js';
 import { trainSiteVolumes } from './train-site-volumes.js';
 
 export function metricsRecord(m: Metrics | undefined): Record<string, number> {
@@ -23,8 +21,6 @@ export function metricsRecord(m: Metrics | undefined): Record<string, number> {
   const { task: _task, ...rest } = m;
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
 }
-
-const finiteOrNull = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
 
 export interface SiteTrainingResult {
   status: 'written' | 'already-present';
@@ -51,14 +47,8 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
   const hasValidation = dataset.validation.count > 0;
   const globalMetrics = hasValidation ? await evaluateModel(global, dataset.validation) : undefined;
   const result = await trainModel({ model: global, spec: job.FEDRAD_TRAINING_SPEC, train: dataset.train, validation: hasValidation ? dataset.validation : undefined, log });
-  const update = encodeSafetensors(computeUpdate(global, result.weights), { siteId: job.FEDRAD_SITE_ID, runId: job.FEDRAD_RUN_ID, round: String(job.FEDRAD_ROUND) });
-  const manifest: UpdateManifest = {
-    version: 1,
-    siteId: job.FEDRAD_SITE_ID,
-    runId: job.FEDRAD_RUN_ID,
-    round: job.FEDRAD_ROUND,
+  const { update, manifest } = buildUpdate(job, global, result.weights, {
     baseModelSha256: actual,
-    updateSha256: sha256(update),
     sampleCount: dataset.train.count,
     globalMetrics: metricsRecord(globalMetrics),
     localMetrics: metricsRecord(result.metrics),
@@ -66,7 +56,8 @@ export async function runSiteTraining(job: TrainingJobEnv, store: BlobStore, log
     steps: result.steps,
     executionProvider: result.executionProvider,
     seconds: (performance.now() - started) / 1000,
-  };
+  });
+
   // The update first, the manifest last: the manifest commits the update. Both are written once
   // (If-None-Match: *): a retried job that trains the same bytes succeeds, and one whose earlier
   // attempt left different bytes stops with a message rather than replacing what may be read.
