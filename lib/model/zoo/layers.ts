@@ -51,19 +51,7 @@ export class LayerBuilder {
    * the input's [C, H, W]; scale and shift are [C, 1, 1].
    */
   groupNorm(x: string, name: string, shape: [number, number, number], groups: number): string {
-    const [c, h, w] = shape;
-    if (c % groups !== 0) throw new Error(`group norm ${name}: ${c} channels do not split into ${groups} groups`);
-    // [N, G, C/G*H*W, 1], statistics over axis 2; the epsilon is a rank-0 initializer, which
-    // initializerRoles keeps a constant (trained, it went below zero and the square root to NaN).
-    const grouped = this.b.op('Reshape', [x, this.b.ints([0, groups, -1, 1], 'gn_groups')]);
-    const axes = this.b.ints([2], 'gn_axes');
-    const centered = this.b.op('Sub', [grouped, this.b.op('ReduceMean', [grouped, axes], { keepdims: attr.int(1) })]);
-    const variance = this.b.op('ReduceMean', [this.b.op('Mul', [centered, centered]), axes], { keepdims: attr.int(1) });
-    const normed = this.b.op('Div', [centered, this.b.op('Sqrt', [this.b.op('Add', [variance, this.b.scalar(1e-5)])])]);
-    const back = this.b.op('Reshape', [normed, this.b.ints([0, c, h, w], 'gn_shape')]);
-    const scale = this.param(`${name}.weight`, [c, 1, 1], () => 1);
-    const shift = this.param(`${name}.bias`, [c, 1, 1], () => 0);
-    return this.b.op('Add', [this.b.op('Mul', [back, scale]), shift], {}, name.replace(/\W/g, '_'));
+    return this.groupNormNd(x, name, shape, groups);
   }
 
   relu(x: string): string {
@@ -119,6 +107,8 @@ export class LayerBuilder {
   groupNormNd(x: string, name: string, shape: number[], groups: number): string {
     const [c, ...spatial] = shape;
     if (c % groups !== 0) throw new Error(`group norm ${name}: ${c} channels do not split into ${groups} groups`);
+    // [N, G, C/G*spatial, 1], statistics over axis 2; the epsilon is a rank-0 initializer, which
+    // initializerRoles keeps a constant (trained, it went below zero and the square root to NaN).
     const grouped = this.b.op('Reshape', [x, this.b.ints([0, groups, -1, 1], 'gn_groups')]);
     const axes = this.b.ints([2], 'gn_axes');
     const centered = this.b.op('Sub', [grouped, this.b.op('ReduceMean', [grouped, axes], { keepdims: attr.int(1) })]);
